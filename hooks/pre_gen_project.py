@@ -1,0 +1,67 @@
+"""Reject answers that would bake a broken project, before anything is written.
+
+Each problem is reported as one line naming the option and the fix; cookiecutter
+then removes the half-created directory.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
+
+EXCLUDE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?")
+
+
+def identifier_problem(option: str, value: str) -> str | None:
+    if not value.isidentifier() or not value.isascii():
+        return (
+            f"{option} {value!r} is not a valid Python identifier: "
+            "use lowercase letters, digits and underscores, starting with a letter"
+        )
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        return f"{option} {value!r} is a Python keyword: choose another name, e.g. {value}_service"
+    if value != value.lower():
+        return f"{option} {value!r} has uppercase letters: use {value.lower()!r}"
+    return None
+
+
+def exclude_problem(value: str) -> str | None:
+    for item in (part.strip() for part in value.split(",")):
+        if item and not EXCLUDE_PATTERN.fullmatch(item):
+            return (
+                f"autogenerate_exclude item {item!r} is not a table name or a prefix ending in '*': "
+                "use e.g. 'audit_*,spatial_ref_sys'"
+            )
+    return None
+
+
+def problems(answers: dict[str, str]) -> list[str]:
+    found = []
+    if not answers["project_name"].strip():
+        found.append("project_name is empty: give the service a name, e.g. 'Billing API'")
+    for option in ("project_slug", "package_name"):
+        problem = identifier_problem(option, answers[option])
+        if problem:
+            found.append(problem)
+    if answers["database"] == "sqlite" and answers["docker"] == "yes":
+        found.append(
+            "docker=yes runs a local PostgreSQL, which database=sqlite does not use: "
+            "answer docker=no or database=postgresql"
+        )
+    problem = exclude_problem(answers["autogenerate_exclude"])
+    if problem:
+        found.append(problem)
+    return found
+
+
+def main() -> int:
+    found = problems(json.loads(ANSWERS_JSON))
+    for problem in found:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

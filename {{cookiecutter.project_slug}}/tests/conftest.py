@@ -1,0 +1,84 @@
+"""Every test run works in databases it creates next to the one in DATABASE_URL, and drops."""
+
+{% if cookiecutter.database == "sqlite" -%}
+import shutil
+{% endif -%}
+from collections.abc import AsyncIterator, Iterator
+{%- if cookiecutter.database == "sqlite" %}
+from pathlib import Path
+{%- endif %}
+
+import pytest
+from alembic.command import upgrade
+from alembic.config import Config
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import pool
+{%- if cookiecutter.database == "sqlite" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from {{ cookiecutter.package_name }}.main import app
+from {{ cookiecutter.package_name }}.revisions import head_revisions
+from tests.databases import ALEMBIC_INI, run_alembic, scratch_database
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture
+def alembic_config() -> Config:
+    config = Config(ALEMBIC_INI)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture
+def alembic_engine(database_url: str) -> AsyncEngine:
+    return create_async_engine(database_url, poolclass=pool.NullPool)
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url() -> Iterator[str]:
+    """One database migrated to head for the whole run; API tests never commit to it."""
+    with scratch_database() as url:
+        run_alembic(url, lambda config: upgrade(config, "head"))
+        yield url
+{%- if cookiecutter.database == "postgresql" %}
+
+
+@pytest.fixture
+async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
+    """An API client whose every write is rolled back when the test ends."""
+    engine = create_async_engine(migrated_database_url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        app.state.engine = engine
+        app.state.head_revisions = head_revisions(ALEMBIC_INI)
+        # Commits inside the app release a savepoint; the outer transaction is rolled back.
+        app.state.sessions = async_sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+            yield http
+        await transaction.rollback()
+    await engine.dispose()
+{%- else %}
+
+
+@pytest.fixture
+async def client(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[AsyncClient]:
+    """An API client on a private copy of the migrated database file."""
+    copy = tmp_path / "test.db"
+    shutil.copyfile(make_url(migrated_database_url).database or "", copy)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{copy}", poolclass=pool.NullPool)
+    app.state.engine = engine
+    app.state.head_revisions = head_revisions(ALEMBIC_INI)
+    app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+    await engine.dispose()
+{%- endif %}

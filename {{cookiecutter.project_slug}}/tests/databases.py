@@ -1,0 +1,82 @@
+"""Scratch databases and in-process Alembic runs for the tests."""
+
+import asyncio
+{%- if cookiecutter.database == "sqlite" %}
+import tempfile
+{%- endif %}
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import Connection, pool{{ ", text" if cookiecutter.database == "postgresql" }}
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
+from sqlalchemy.ext.asyncio import create_async_engine
+{%- if cookiecutter.database == "postgresql" %}
+
+from {{ cookiecutter.package_name }}.settings import get_settings
+{%- endif %}
+
+ALEMBIC_INI = Path("alembic.ini")
+{%- if cookiecutter.database == "postgresql" %}
+
+
+async def _run_as_admin(server_url: str, statement: str, database: str) -> None:
+    engine = create_async_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(database)
+            await connection.execute(text(statement.format(database=quoted)))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new, empty database on the DATABASE_URL server, dropped afterwards."""
+    server_url = get_settings().database_url
+    name = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_run_as_admin(server_url, "CREATE DATABASE {database}", name))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(
+            _run_as_admin(server_url, "DROP DATABASE IF EXISTS {database} WITH (FORCE)", name)
+        )
+{%- else %}
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new, empty SQLite database file, deleted afterwards."""
+    with tempfile.TemporaryDirectory() as directory:
+        name = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}.db"
+        yield f"sqlite+aiosqlite:///{Path(directory) / name}"
+{%- endif %}
+
+
+def alembic_config_for(connection: Connection) -> Config:
+    """An Alembic config that runs env.py on this connection instead of opening its own."""
+    config = Config(ALEMBIC_INI)
+    config.attributes["configure_logger"] = False
+    config.attributes["connection"] = connection
+    return config
+
+
+def run_alembic(database_url: str, command: Callable[[Config], None]) -> None:
+    """Run an alembic.command function against database_url from synchronous test code."""
+
+    async def run() -> None:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(lambda sync: command(alembic_config_for(sync)))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
