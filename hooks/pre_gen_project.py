@@ -31,8 +31,8 @@ def exclude_problem(value: str) -> str | None:
     for item in (part.strip() for part in value.split(",")):
         if item and not EXCLUDE_PATTERN.fullmatch(item):
             return (
-                f"autogenerate_exclude item {item!r} is not a table name or a prefix ending in '*': "
-                "use e.g. 'audit_*,spatial_ref_sys'"
+                f"autogenerate_exclude item {item!r} is not a table name "
+                "or a prefix ending in '*': use e.g. 'audit_*,spatial_ref_sys'"
             )
     return None
 

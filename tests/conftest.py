@@ -1,0 +1,81 @@
+"""Baking helpers shared by the template tests."""
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+SLUG = "my_service"
+
+OPTIONS: dict[str, list[str]] = {
+    "database": ["postgresql", "sqlite"],
+    "example_model": ["yes", "no"],
+    "ci": ["github", "gitlab", "none"],
+    "docker": ["yes", "no"],
+}
+
+
+def is_valid(answers: dict[str, str]) -> bool:
+    return not (answers["database"] == "sqlite" and answers["docker"] == "yes")
+
+
+def combination_id(answers: dict[str, str]) -> str:
+    """A readable test id, e.g. `sqlite-no-example-gitlab-no-docker`."""
+    return "-".join(
+        [
+            answers["database"],
+            "example" if answers["example_model"] == "yes" else "no-example",
+            answers["ci"] if answers["ci"] != "none" else "no-ci",
+            "docker" if answers["docker"] == "yes" else "no-docker",
+        ]
+    )
+
+
+VALID_COMBINATIONS = [
+    answers
+    for values in itertools.product(*OPTIONS.values())
+    if is_valid(answers := dict(zip(OPTIONS, values, strict=True)))
+]
+
+
+def bake(output_dir: Path, **answers: Any) -> Path:
+    """Render the template with the given answers (defaults otherwise); return the project."""
+    project = cookiecutter(
+        str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=answers
+    )
+    return Path(project)
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in the baked project; fail the test with its output if it fails."""
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+    return result
+
+
+def tool(name: str) -> str:
+    """A console script installed next to the interpreter running the tests."""
+    return str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    """The environment without variables that would leak into a baked project's settings."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH"}
+    }

@@ -1,0 +1,34 @@
+"""Bad answers stop the bake with one clear line, and leave nothing on disk."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEMPLATE
+
+CASES = {
+    "slug-with-dash": (["project_slug=my-service"], "project_slug 'my-service' is not a valid"),
+    "keyword-package": (["package_name=import"], "package_name 'import' is a Python keyword"),
+    "empty-name": (["project_name= "], "project_name is empty"),
+    "sqlite-with-docker": (["database=sqlite", "docker=yes"], "docker=yes runs a local PostgreSQL"),
+    "bad-exclusion": (["autogenerate_exclude=a;b"], "autogenerate_exclude item 'a;b'"),
+}
+
+
+@pytest.mark.parametrize(("answers", "message"), CASES.values(), ids=CASES.keys())
+def test_bad_answer_fails_with_its_message_and_no_directory(
+    tmp_path: Path, answers: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+        + ["project_name=Bad Answer Service", *answers],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert f"ERROR: {message}" in result.stderr
+    assert list(tmp_path.iterdir()) == [], "a failed bake must leave no directory behind"

@@ -1,0 +1,192 @@
+"""Representative bakes, installed in their own virtualenv and run against a real database."""
+
+import asyncio
+import os
+import sqlite3
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import SLUG, bake, run, tool
+
+pytestmark = pytest.mark.realdb
+
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgres@127.0.0.1:5432")
+UNREACHABLE_URL = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
+
+REPRESENTATIVE = {
+    "postgresql-default": {},
+    "sqlite": {"database": "sqlite", "docker": "no"},
+    "postgresql-no-example-gitlab": {"example_model": "no", "ci": "gitlab", "docker": "no"},
+}
+
+NEW_BOOK_COLUMN = "    isbn: Mapped[str | None] = mapped_column(String(20), unique=True)\n"
+NEW_MODEL = """
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(50), unique=True)
+"""
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/postgres", timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def fetch_column(database: str, query: str) -> set[str]:
+    connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/{database}", timeout=5)
+    try:
+        return {row[0] for row in await connection.fetch(query)}
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_is_reachable() -> None:
+    """The real-database tests fail, never skip, when PostgreSQL is not there."""
+    try:
+        asyncio.run(admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError) as error:
+        pytest.fail(f"PostgreSQL at {POSTGRES_SERVER} is unreachable ({error}): start it first")
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    name = f"template_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class Database:
+    """The database a baked project runs against, and a way to look inside it."""
+
+    def __init__(self, url: str, postgres_name: str | None, sqlite_path: Path | None) -> None:
+        self.url = url
+        self.postgres_name = postgres_name
+        self.sqlite_path = sqlite_path
+
+    def query(self, sql: str) -> set[str]:
+        if self.postgres_name:
+            return asyncio.run(fetch_column(self.postgres_name, sql))
+        with sqlite3.connect(self.sqlite_path) as connection:
+            return {row[0] for row in connection.execute(sql)}
+
+    def tables(self) -> set[str]:
+        if self.postgres_name:
+            return self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+
+    def columns(self, table: str) -> set[str]:
+        if self.postgres_name:
+            return self.query(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            )
+        return self.query(f"SELECT name FROM pragma_table_info('{table}')")
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path, answers: dict[str, str]) -> Database:
+    if answers.get("database") == "sqlite":
+        path = tmp_path / "app.db"
+        return Database(f"sqlite+aiosqlite:///{path}", None, path)
+    name = request.getfixturevalue("postgres_database")
+    return Database(f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}", name, None)
+
+
+def install(project: Path, env: dict[str, str]) -> dict[str, str]:
+    """A virtualenv inside the baked project with it installed; returns the env to run in."""
+    venv = project / ".venv"
+    run([tool("uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], project, env)
+    venv_env = {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
+    run([tool("uv"), "pip", "install", "--quiet", "-e", ".[dev]"], project, venv_env)
+    return venv_env
+
+
+def new_revisions(project: Path, before: set[Path]) -> list[Path]:
+    return sorted(set((project / "migrations" / "versions").glob("*.py")) - before)
+
+
+@pytest.mark.parametrize("answers", REPRESENTATIVE.values(), ids=REPRESENTATIVE.keys())
+def test_baked_project_migrates_tests_and_lints(
+    tmp_path: Path, clean_env: dict[str, str], answers: dict[str, str], database: Database
+) -> None:
+    project = bake(tmp_path, **answers)
+    env = {**install(project, clean_env), "DATABASE_URL": database.url}
+    example = answers.get("example_model", "yes") == "yes"
+    model_tables = {"authors", "books"} if example else set()
+
+    for linter in (
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["mypy"],
+        ["python", "-m", "devtools", "lint-migrations"],
+    ):
+        run(linter, project, env)
+
+    run(["alembic", "upgrade", "head"], project, env)
+    assert database.tables() == model_tables | {"alembic_version"}
+    assert "No new upgrade operations detected" in run(["alembic", "check"], project, env).stdout
+    run(["alembic", "current", "--check-heads"], project, env)
+
+    run(["alembic", "downgrade", "base"], project, env)
+    assert database.tables() <= {"alembic_version"}
+
+    offline_env = {**env, "DATABASE_URL": UNREACHABLE_URL} if database.postgres_name else env
+    offline = run(["alembic", "upgrade", "head", "--sql"], project, offline_env).stdout
+    assert "CREATE TABLE alembic_version" in offline
+    assert ("CREATE TABLE books" in offline) == example
+    if database.postgres_name:
+        assert "SET lock_timeout = '5s';" in offline
+
+    # A model change, autogenerated: checklist template, named constraint, reversible.
+    run(["alembic", "upgrade", "head"], project, env)
+    before = set((project / "migrations" / "versions").glob("*.py"))
+    if example:
+        with (project / "src" / SLUG / "models" / "library.py").open("a") as models:
+            models.write(NEW_BOOK_COLUMN)
+        table, column, constraint = "books", "isbn", "uq_books_isbn"
+    else:
+        models_init = project / "src" / SLUG / "models" / "__init__.py"
+        models_init.write_text(
+            "from sqlalchemy import String\nfrom sqlalchemy.orm import Mapped, mapped_column\n\n"
+            + models_init.read_text()
+            + NEW_MODEL
+        )
+        table, column, constraint = "notes", "title", "uq_notes_title"
+    run(["alembic", "revision", "--autogenerate", "-m", "model change"], project, env)
+    [revision] = new_revisions(project, before)
+    source = revision.read_text()
+    assert "Review checklist" in source and "- [ ] Reviewed the autogenerated operations" in source
+    assert f'op.f("{constraint}")' in source
+    assert "def upgrade() -> None:" in source and "def downgrade() -> None:" in source
+    run(["ruff", "check", str(revision)], project, env)
+    run(["ruff", "format", "--check", str(revision)], project, env)
+
+    run(["alembic", "upgrade", "head"], project, env)
+    assert column in database.columns(table)
+    run(["alembic", "downgrade", "-1"], project, env)
+    assert column not in database.columns(table)
+    run(["alembic", "upgrade", "head"], project, env)
+    assert "No new upgrade operations detected" in run(["alembic", "check"], project, env).stdout
+
+    second = run(["alembic", "revision", "--autogenerate", "-m", "nothing"], project, env)
+    assert "No changes detected" in second.stderr
+    assert new_revisions(project, before) == [revision], "an empty autogenerate wrote a file"
+
+    # The baked suite, including its migration tests over the new revision.
+    server_env = {**env, "DATABASE_URL": database.url}
+    suite = run(["pytest", "-q", "-p", "no:cacheprovider"], project, server_env)
+    assert " passed" in suite.stdout and "failed" not in suite.stdout
