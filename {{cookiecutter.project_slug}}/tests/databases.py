@@ -60,22 +60,28 @@ def scratch_database() -> Iterator[str]:
 {%- endif %}
 
 
-def alembic_config_for(connection: Connection) -> Config:
+def alembic_config_for(connection: Connection, script_location: Path | None = None) -> Config:
     """An Alembic config that runs env.py on this connection instead of opening its own."""
     config = Config(ALEMBIC_INI)
     config.attributes["configure_logger"] = False
     config.attributes["connection"] = connection
+    if script_location is not None:
+        config.set_main_option("script_location", str(script_location))
     return config
 
 
-def run_alembic(database_url: str, command: Callable[[Config], None]) -> None:
+def run_alembic(
+    database_url: str, command: Callable[[Config], object], script_location: Path | None = None
+) -> None:
     """Run an alembic.command function against database_url from synchronous test code."""
 
     async def run() -> None:
         engine = create_async_engine(database_url, poolclass=pool.NullPool)
         try:
             async with engine.connect() as connection:
-                await connection.run_sync(lambda sync: command(alembic_config_for(sync)))
+                await connection.run_sync(
+                    lambda sync: command(alembic_config_for(sync, script_location))
+                )
         finally:
             await engine.dispose()
 
