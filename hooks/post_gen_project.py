@@ -22,7 +22,7 @@ FEATURE_FILES: dict[tuple[str, str], list[str]] = {
     ("ci", "github"): [".github"],
     ("ci", "gitlab"): [".gitlab-ci.yml"],
     ("docker", "yes"): ["compose.yaml", "Dockerfile", ".dockerignore"],
-    ("database", "postgresql"): ["tests/test_postgresql_safety.py"],
+    ("database", "postgresql"): ["tests/test_postgresql_safety.py", ".squawk.toml"],
 }
 
 

@@ -3,6 +3,8 @@
 import asyncio
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,16 @@ def test_every_example_upgrades_downgrades_and_upgrades_again(
     )
     assert "ix_orders_email" in indexes
     assert "pending_orders" in query(database_url, lambda sync: inspect(sync).get_view_names())
+
+
+def test_examples_pass_the_migration_linter() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools", "lint-migrations", "--no-squawk", str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, ""), result.stdout + result.stderr
 
 
 def test_docs_show_the_tested_code() -> None:

@@ -30,4 +30,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(sa.text("UPDATE orders SET email = NULL"))
+    op.execute(sa.text("UPDATE orders SET email = NULL WHERE email = customer_email"))

@@ -26,9 +26,20 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        op.create_index(op.f("ix_orders_email"), "orders", ["email"], postgresql_concurrently=True)
+        op.create_index(
+            op.f("ix_orders_email"),
+            "orders",
+            ["email"],
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.drop_index(op.f("ix_orders_email"), table_name="orders", postgresql_concurrently=True)
+        op.drop_index(
+            op.f("ix_orders_email"),
+            table_name="orders",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )

@@ -1,0 +1,1 @@
+"""Developer tooling for this project; not part of the installed package."""

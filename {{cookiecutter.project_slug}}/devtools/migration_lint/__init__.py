@@ -1,0 +1,1 @@
+"""Static checks of Alembic revision files; see docs/migration-linter.md."""
