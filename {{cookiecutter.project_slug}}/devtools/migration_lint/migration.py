@@ -137,13 +137,14 @@ def read(path: Path) -> Migration:
                 rules, match.group(2).strip(), token.start[0]
             )
     _Collector(migration).visit(tree)
-    migration.upgrade_scope = _reachable(migration, "upgrade")
+    upgrades = [name for name in migration.functions if name.startswith("upgrade")]
+    migration.upgrade_scope = _reachable(migration, *upgrades)
     return migration
 
 
-def _reachable(migration: Migration, start: str) -> set[str]:
+def _reachable(migration: Migration, *start: str) -> set[str]:
     """start and the module-level helpers it calls, so helpers count as part of upgrade()."""
-    seen, todo = set(), [start]
+    seen, todo = set(), list(start)
     while todo:
         name = todo.pop()
         if name in seen or name not in migration.functions:

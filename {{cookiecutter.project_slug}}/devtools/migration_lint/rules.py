@@ -44,18 +44,22 @@ def _is_noop(function: ast.FunctionDef) -> bool:
 
 
 def irreversible_downgrade(m: Migration) -> Iterator[Result]:
-    upgrade, downgrade = m.functions.get("upgrade"), m.functions.get("downgrade")
-    # A merge revision does nothing either way; there is nothing to undo.
-    if upgrade is None or _is_noop(upgrade):
-        return
-    if downgrade is None or _is_noop(downgrade):
-        yield (
-            downgrade.lineno if downgrade else upgrade.lineno,
-            "ML001",
-            "downgrade() cannot undo this revision (missing, empty, pass or NotImplementedError)",
-            "write the reverse operations; if it truly cannot be undone (data is destroyed), "
-            + ACKNOWLEDGE.format("ML001").removeprefix("or "),
-        )
+    # Scoped revisions (upgrade_shared/upgrade_tenant, dispatched by upgrade(scope)) pair up too.
+    for name in sorted(n for n in m.functions if n == "upgrade" or n.startswith("upgrade_")):
+        reverse = "downgrade" + name.removeprefix("upgrade")
+        upgrade, downgrade = m.functions[name], m.functions.get(reverse)
+        # A merge revision does nothing either way; there is nothing to undo.
+        if _is_noop(upgrade):
+            continue
+        if downgrade is None or _is_noop(downgrade):
+            yield (
+                downgrade.lineno if downgrade else upgrade.lineno,
+                "ML001",
+                f"{reverse}() cannot undo this revision "
+                "(missing, empty, pass or NotImplementedError)",
+                "write the reverse operations; if it truly cannot be undone (data is destroyed), "
+                + ACKNOWLEDGE.format("ML001").removeprefix("or "),
+            )
 
 
 def _upgrade_statements(m: Migration) -> Iterator[tuple[int, str]]:

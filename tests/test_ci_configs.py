@@ -1,0 +1,354 @@
+"""CI, pre-commit and container files: schema-valid, zizmor-clean and saying what they should.
+
+Everything runs offline: check-jsonschema uses its vendored schemas, zizmor runs without its
+online audits, and pre-commit only validates its configuration: its remote hook repositories
+cannot be cloned here, and test_bake_matrix.py runs their main tool, ruff, on every bake.
+"""
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import SLUG, TEMPLATE, VALID_COMBINATIONS, bake, combination_id, run, tool
+
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"uses: \S+ # v\d+(\.\d+)*$")
+RELEASED_REV = re.compile(r"^v\d+\.\d+\.\d+$")
+MIGRATION_FILE = "migrations/versions/2026_11_25_1200-5c8a1d2e9f03_create_authors_and_books.py"
+POSTGRES_URL = f"postgresql+asyncpg://postgres@{{host}}:5432/{SLUG}"
+SQLITE_URL = f"sqlite+aiosqlite:///./{SLUG}.db"
+TEMPLATE_WORKFLOWS = sorted((TEMPLATE / ".github" / "workflows").glob("*.yml"))
+GITHUB = [answers for answers in VALID_COMBINATIONS if answers["ci"] == "github"]
+GITLAB = [answers for answers in VALID_COMBINATIONS if answers["ci"] == "gitlab"]
+DOCKER = [answers for answers in VALID_COMBINATIONS if answers["docker"] == "yes"]
+
+
+@pytest.fixture(scope="session")
+def baked_once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, str]], Path]:
+    """Bake each combination once per test process; these tests only read the result."""
+    projects: dict[str, Path] = {}
+
+    def bake_once(answers: dict[str, str]) -> Path:
+        key = combination_id(answers)
+        if key not in projects:
+            projects[key] = bake(tmp_path_factory.mktemp(key), **answers)
+        return projects[key]
+
+    return bake_once
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def check_schema(schema: str, *paths: Path) -> None:
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths)],
+        cwd=paths[0].parent,
+    )
+
+
+def zizmor_findings(cwd: Path, *paths: Path) -> list[str]:
+    """zizmor's findings at medium severity or above, as `audit: file` lines."""
+    result = run(
+        [
+            tool("zizmor"),
+            "--offline",
+            "--format",
+            "json",
+            "--min-severity",
+            "medium",
+            *map(str, paths),
+        ],
+        cwd=cwd,
+    )
+    return [
+        f"{finding['ident']}: {location['symbolic']['key']}"
+        for finding in json.loads(result.stdout)
+        for location in finding["locations"][:1]
+    ]
+
+
+def default_nox_sessions(project: Path) -> list[str]:
+    """`nox.options.sessions` as the baked noxfile sets it."""
+    for node in ast.walk(ast.parse((project / "noxfile.py").read_text())):
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "nox.options.sessions":
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("noxfile.py sets no nox.options.sessions")
+
+
+def nox_sessions_run_by(commands: list[str]) -> set[str]:
+    """Session names that `nox --sessions a b` / `nox --session a -- args` commands run."""
+    sessions: set[str] = set()
+    for command in commands:
+        for line in command.splitlines():
+            words = line.split(" -- ")[0].split()
+            if (
+                words[:1] == ["nox"]
+                and len(words) > 2
+                and words[1] in {"-s", "--session", "--sessions"}
+            ):
+                sessions.update(words[2:])
+    return sessions
+
+
+# --- every bake ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", VALID_COMBINATIONS, ids=combination_id)
+def test_pre_commit_config_is_valid(
+    baked_once: Callable[[dict[str, str]], Path], answers: dict[str, str]
+) -> None:
+    project = baked_once(answers)
+    run([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], cwd=project)
+
+
+@pytest.mark.parametrize("answers", GITHUB, ids=combination_id)
+def test_github_workflow_passes_its_schema_and_zizmor(
+    baked_once: Callable[[dict[str, str]], Path], answers: dict[str, str]
+) -> None:
+    project = baked_once(answers)
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    assert [path.name for path in workflows] == ["ci.yml"]
+    check_schema("vendor.github-workflows", *workflows)
+    for job in load(workflows[0])["jobs"].values():
+        assert "timeout-minutes" in job
+    assert zizmor_findings(project, *workflows) == []
+
+
+@pytest.mark.parametrize("answers", GITLAB, ids=combination_id)
+def test_gitlab_pipeline_passes_its_schema(
+    baked_once: Callable[[dict[str, str]], Path], answers: dict[str, str]
+) -> None:
+    check_schema("vendor.gitlab-ci", baked_once(answers) / ".gitlab-ci.yml")
+
+
+@pytest.mark.parametrize("answers", DOCKER, ids=combination_id)
+def test_compose_file_passes_the_compose_spec(
+    baked_once: Callable[[dict[str, str]], Path], answers: dict[str, str]
+) -> None:
+    check_schema("vendor.compose-spec", baked_once(answers) / "compose.yaml")
+
+
+# --- what the GitHub workflow does -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_github_workflow_runs_the_checks_against_the_chosen_database(
+    tmp_path: Path, database: str
+) -> None:
+    project = bake(tmp_path, database=database, docker="no", python_version="3.13")
+    workflow = load(project / ".github" / "workflows" / "ci.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    (job,) = workflow["jobs"].values()
+    assert job["timeout-minutes"] <= 30
+    steps = job["steps"]
+    commands = [step["run"] for step in steps if "run" in step]
+
+    services = job.get("services", {})
+    if database == "postgresql":
+        postgres = services["postgres"]
+        assert postgres["image"] == "postgres:17"
+        assert postgres["env"]["POSTGRES_DB"] == SLUG
+        assert "--health-cmd" in postgres["options"]
+        assert job["env"]["DATABASE_URL"] == POSTGRES_URL.format(host="127.0.0.1")
+    else:
+        assert services == {}
+        assert job["env"]["DATABASE_URL"] == SQLITE_URL
+
+    setup_python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup_python["with"]["python-version"] == "3.13"
+    assert setup_python["with"]["cache-dependency-path"] == "pyproject.toml"
+    # CI runs exactly the sessions a bare `nox` runs on a laptop.
+    assert nox_sessions_run_by(commands) == set(default_nox_sessions(project))
+    assert "alembic upgrade head --sql > migrations.sql" in commands
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "migrations.sql"
+
+
+def test_github_workflow_lints_migrations_against_the_base_branch_on_pull_requests(
+    tmp_path: Path,
+) -> None:
+    project = bake(tmp_path)
+    (job,) = load(project / ".github" / "workflows" / "ci.yml")["jobs"].values()
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    (on_pull_request,) = [
+        s for s in job["steps"] if s.get("if") == "github.event_name == 'pull_request'"
+    ]
+    assert on_pull_request["run"] == 'nox --session lint-migrations -- --base "origin/${BASE_REF}"'
+    assert on_pull_request["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    [pytest.param("baked", id="baked"), *(pytest.param(p, id=p.name) for p in TEMPLATE_WORKFLOWS)],
+)
+def test_actions_are_pinned_to_commits_with_a_version_comment(
+    tmp_path: Path, workflow: Any
+) -> None:
+    path = bake(tmp_path) / ".github" / "workflows" / "ci.yml" if workflow == "baked" else workflow
+    text = path.read_text()
+    uses = [line.strip() for line in text.splitlines() if line.strip().startswith("- uses:")]
+    assert uses
+    for line in uses:
+        assert VERSION_COMMENT.search(line), f"{path.name}: no `# vX.Y.Z` comment: {line}"
+        action = line.removeprefix("- uses:").split("#")[0].strip()
+        assert PINNED_ACTION.match(action), f"{path.name}: not pinned to a commit: {action}"
+    for step in (s for job in load(path)["jobs"].values() for s in job["steps"]):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+# --- what the GitLab pipeline does -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
+    tmp_path: Path, database: str
+) -> None:
+    project = bake(tmp_path, ci="gitlab", database=database, docker="no", python_version="3.11")
+    pipeline = load(project / ".gitlab-ci.yml")
+    assert pipeline["default"]["image"] == "python:3.11"
+    job = pipeline["checks"]
+    if database == "postgresql":
+        (service,) = job["services"]
+        assert service["name"] == "postgres:17"
+        assert service["variables"]["POSTGRES_DB"] == SLUG
+        assert job["variables"]["DATABASE_URL"] == POSTGRES_URL.format(host=service["alias"])
+    else:
+        assert "services" not in job
+        assert job["variables"]["DATABASE_URL"] == SQLITE_URL
+    assert job["variables"]["GIT_DEPTH"] == 0
+    assert nox_sessions_run_by(job["script"]) == set(default_nox_sessions(project))
+    assert "alembic upgrade head --sql > migrations.sql" in job["script"]
+    assert job["artifacts"]["paths"] == ["migrations.sql"]
+    assert '--base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"' in job["script"][-1]
+
+
+# --- pre-commit ------------------------------------------------------------------------------
+
+
+def test_pre_commit_pins_released_tags_and_wires_the_local_hooks(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    repos = load(project / ".pre-commit-config.yaml")["repos"]
+    hook_ids = {hook["id"] for repo in repos for hook in repo["hooks"]}
+    assert {
+        "ruff-check",
+        "ruff-format",
+        "end-of-file-fixer",
+        "trailing-whitespace",
+        "check-yaml",
+        "check-toml",
+        "check-added-large-files",
+        "check-merge-conflict",
+        "migration-lint",
+        "single-head",
+    } <= hook_ids
+    for repo in repos:
+        if repo["repo"] != "local":
+            assert RELEASED_REV.match(repo["rev"]), f"{repo['repo']} pinned to {repo['rev']}"
+    hooks = {
+        hook["id"]: hook for repo in repos if repo["repo"] == "local" for hook in repo["hooks"]
+    }
+    lint, heads = hooks["migration-lint"], hooks["single-head"]
+    assert lint["entry"] == "python -m devtools lint-migrations --allow-unticked"
+    assert lint.get("pass_filenames", True) is True
+    assert re.search(lint["files"], MIGRATION_FILE)
+    assert not re.search(lint["files"], "migrations/env.py")
+    assert (project / MIGRATION_FILE).is_file()
+    assert heads["entry"] == "python -m devtools check-heads"
+    assert heads["pass_filenames"] is False
+
+
+def test_nox_lists_the_sessions_ci_runs(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    listed = run([tool("nox"), "--list"], cwd=project).stdout
+    for session in default_nox_sessions(project):
+        assert re.search(rf"^\* {re.escape(session)} -> \S", listed, re.MULTILINE), listed
+
+
+# --- docker ----------------------------------------------------------------------------------
+
+
+def test_compose_runs_a_local_postgresql_and_migrates_only_on_request(tmp_path: Path) -> None:
+    project = bake(tmp_path, docker="yes")
+    services = load(project / "compose.yaml")["services"]
+    db = services["db"]
+    assert db["image"] == "postgres:17"
+    assert db["environment"]["POSTGRES_DB"] == SLUG
+    assert db["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    volume = db["volumes"][0].split(":")[0]
+    assert volume in load(project / "compose.yaml")["volumes"]
+    # The database .env.example points at is the one compose creates.
+    env_example = (project / ".env.example").read_text()
+    assert f"DATABASE_URL={POSTGRES_URL.format(host='127.0.0.1')}\n" in env_example
+
+    migrate, app = services["migrate"], services["app"]
+    assert migrate["profiles"] == ["migrate"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"]
+    for service in (migrate, app):
+        assert service["build"] == "."
+        assert service["environment"]["DATABASE_URL"] == POSTGRES_URL.format(host="db")
+        assert service["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert "profiles" not in app and "command" not in app
+
+
+@pytest.mark.parametrize("python_version", ["3.11", "3.13"])
+def test_dockerfile_builds_a_slim_non_root_image_that_does_not_migrate(
+    tmp_path: Path, python_version: str
+) -> None:
+    project = bake(tmp_path, docker="yes", python_version=python_version)
+    instructions = [
+        line.split(maxsplit=1)
+        for line in (project / "Dockerfile").read_text().splitlines()
+        if line and not line.startswith((" ", "#"))
+    ]
+    by_name: dict[str, list[str]] = {}
+    for name, argument in instructions:
+        by_name.setdefault(name, []).append(argument)
+    assert by_name["FROM"] == [f"python:{python_version}-slim"]
+    assert by_name["USER"][-1].split(":")[0] not in {"root", "0"}
+    assert instructions[-1][0] == "CMD" and "ENTRYPOINT" not in by_name
+    command = json.loads(by_name["CMD"][0])
+    assert command[:2] == ["uvicorn", f"{SLUG}.main:app"]
+    assert "alembic" not in by_name["CMD"][0]
+    copied = {argument.split()[0] for argument in by_name["COPY"]}
+    assert {"alembic.ini", "migrations", "src"} <= copied
+    assert not any("[dev]" in argument for argument in by_name["RUN"])
+    ignored = (project / ".dockerignore").read_text().splitlines()
+    assert {".env", ".venv/", ".git/"} <= set(ignored)
+
+
+# --- the template's own tooling --------------------------------------------------------------
+
+
+def test_template_workflows_pass_schema_and_zizmor() -> None:
+    assert TEMPLATE_WORKFLOWS, "the template has no .github/workflows/*.yml"
+    check_schema("vendor.github-workflows", *TEMPLATE_WORKFLOWS)
+    check_schema("custom.github-workflows-require-timeout", *TEMPLATE_WORKFLOWS)
+    assert zizmor_findings(TEMPLATE, *TEMPLATE_WORKFLOWS) == []
+    for workflow in map(load, TEMPLATE_WORKFLOWS):
+        assert workflow["permissions"] == {"contents": "read"}
+        assert "concurrency" in workflow
+
+
+def test_template_workflow_runs_the_one_entry_point_with_postgresql() -> None:
+    (job,) = load(TEMPLATE / ".github" / "workflows" / "ci.yml")["jobs"].values()
+    assert job["services"]["postgres"]["image"] == "postgres:17"
+    assert [step["run"] for step in job["steps"] if "run" in step] == ["bash .ci/run"]
+
+
+def test_template_pre_commit_config_is_valid_and_skips_the_jinja_directory() -> None:
+    run([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], cwd=TEMPLATE)
+    config = load(TEMPLATE / ".pre-commit-config.yaml")
+    assert re.match(config["exclude"], "{{cookiecutter.project_slug}}/noxfile.py")
+    assert not re.match(config["exclude"], "tests/conftest.py")
