@@ -10,28 +10,45 @@ from pathlib import Path
 
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 
-# (option, value that keeps the files) -> files and directories that only that choice needs
-FEATURE_FILES: dict[tuple[str, str], list[str]] = {
-    ("example_model", "yes"): [
-        "src/{package}/models/library.py",
-        "src/{package}/api/library.py",
-        "migrations/versions/2026_11_25_1200-5c8a1d2e9f03_create_authors_and_books.py",
-        "tests/test_library_api.py",
-    ],
-    ("example_model", "no"): ["migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py"],
-    ("ci", "github"): [".github"],
-    ("ci", "gitlab"): [".gitlab-ci.yml"],
-    ("docker", "yes"): ["compose.yaml", "Dockerfile", ".dockerignore"],
-    ("database", "postgresql"): ["tests/test_postgresql_safety.py", ".squawk.toml"],
-}
+# Which answers a group of files needs; the files are removed unless every answer matches.
+FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
+    (
+        {"example_model": "yes"},
+        [
+            "src/{package}/models/library.py",
+            "src/{package}/api/library.py",
+            "migrations/versions/2026_11_25_1200-5c8a1d2e9f03_create_authors_and_books.py",
+            "tests/test_library_api.py",
+        ],
+    ),
+    (
+        {"example_model": "no", "tenancy": "single"},
+        ["migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py"],
+    ),
+    (
+        {"tenancy": "schema-per-tenant"},
+        [
+            "src/{package}/tenants.py",
+            "src/{package}/models/tenant.py",
+            "src/{package}/api/tenants.py",
+            "migrations/versions/2026_11_25_1100-7a3c2e1f0b9d_create_tenant_registry.py",
+            "tests/test_tenancy.py",
+            "docs/tenancy.md",
+        ],
+    ),
+    ({"ci": "github"}, [".github"]),
+    ({"ci": "gitlab"}, [".gitlab-ci.yml"]),
+    ({"docker": "yes"}, ["compose.yaml", "Dockerfile", ".dockerignore"]),
+    ({"database": "postgresql"}, ["tests/test_postgresql_safety.py", ".squawk.toml"]),
+]
 
 
 def paths_to_remove(answers: dict[str, str]) -> list[str]:
     package = answers["package_name"]
     return [
         path.format(package=package)
-        for (option, keep_value), paths in FEATURE_FILES.items()
-        if answers[option] != keep_value
+        for needs, paths in FEATURE_FILES
+        if any(answers[option] != value for option, value in needs.items())
         for path in paths
     ]
 

@@ -45,6 +45,11 @@ def problems(answers: dict[str, str]) -> list[str]:
         problem = identifier_problem(option, answers[option])
         if problem:
             found.append(problem)
+    if answers["database"] == "sqlite" and answers["tenancy"] == "schema-per-tenant":
+        found.append(
+            "tenancy=schema-per-tenant needs PostgreSQL schemas, which database=sqlite lacks: "
+            "answer database=postgresql or tenancy=single"
+        )
     if answers["database"] == "sqlite" and answers["docker"] == "yes":
         found.append(
             "docker=yes runs a local PostgreSQL, which database=sqlite does not use: "

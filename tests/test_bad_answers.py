@@ -13,6 +13,10 @@ CASES = {
     "keyword-package": (["package_name=import"], "package_name 'import' is a Python keyword"),
     "empty-name": (["project_name= "], "project_name is empty"),
     "sqlite-with-docker": (["database=sqlite", "docker=yes"], "docker=yes runs a local PostgreSQL"),
+    "sqlite-with-tenants": (
+        ["database=sqlite", "docker=no", "tenancy=schema-per-tenant"],
+        "tenancy=schema-per-tenant needs PostgreSQL",
+    ),
     "bad-exclusion": (["autogenerate_exclude=a;b"], "autogenerate_exclude item 'a;b'"),
 }
 

@@ -13,6 +13,7 @@ DEFAULTS = {
     "project_slug": "my_service",
     "package_name": "my_service",
     "database": "postgresql",
+    "tenancy": "single",
     "example_model": "yes",
     "ci": "github",
     "docker": "yes",
@@ -65,6 +66,12 @@ def test_sqlite_with_docker_is_incompatible() -> None:
     ]
 
 
+def test_sqlite_with_schema_per_tenant_is_incompatible() -> None:
+    answers = {**DEFAULTS, "database": "sqlite", "docker": "no", "tenancy": "schema-per-tenant"}
+    [problem] = pre_gen.problems(answers)
+    assert problem.startswith("tenancy=schema-per-tenant needs PostgreSQL schemas")
+
+
 def test_exclusions_accept_names_and_prefixes() -> None:
     assert pre_gen.exclude_problem("audit_*, spatial_ref_sys,") is None
 
@@ -83,6 +90,17 @@ def test_unchosen_features_are_removed_with_the_package_name_filled_in() -> None
     assert "src/billing/models/library.py" in removed
     assert ".github" in removed
     assert not any("{package}" in path for path in removed)
+
+
+def test_baseline_revision_is_kept_only_for_single_tenancy_without_example() -> None:
+    baseline = "migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py"
+    registry = "migrations/versions/2026_11_25_1100-7a3c2e1f0b9d_create_tenant_registry.py"
+    no_example = {**DEFAULTS, "example_model": "no"}
+    assert baseline not in post_gen.paths_to_remove(no_example)
+    assert registry in post_gen.paths_to_remove(no_example)
+    tenants = {**no_example, "tenancy": "schema-per-tenant"}
+    assert baseline in post_gen.paths_to_remove(tenants)
+    assert registry not in post_gen.paths_to_remove(tenants)
 
 
 def test_remove_deletes_files_and_directories(tmp_path: Path) -> None:

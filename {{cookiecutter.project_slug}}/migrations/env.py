@@ -5,6 +5,9 @@ import asyncio
 import hashlib
 {%- endif %}
 import logging
+{%- if cookiecutter.database == "postgresql" %}
+import re
+{%- endif %}
 import sys
 from logging.config import fileConfig
 
@@ -13,9 +16,9 @@ from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, pool{{ ", text" if cookiecutter.database == "postgresql" }}
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from {{ cookiecutter.package_name }}.db import explain_connection_error
+from {{ cookiecutter.package_name }}.db import create_engine, explain_connection_error
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
@@ -32,7 +35,23 @@ EXCLUDED = [name.strip() for name in config.get_main_option("autogenerate_exclud
 MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"{{ cookiecutter.project_slug }}:alembic").digest()[:8], "big", signed=True
 )
+TAKE_LOCK = text("SELECT pg_advisory_lock(:key)")
+# A caller's open transaction cannot be committed here, so the lock lives as long as it does.
+TAKE_TRANSACTION_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+RELEASE_LOCK = text("SELECT pg_advisory_unlock(:key)")
 SET_FOR_SESSION = text("SELECT set_config(:name, :value, false)")
+# Plain SET in offline scripts: it is what reviewers and squawk look for.
+SET_IN_SCRIPT = {
+    "lock_timeout": text("SET lock_timeout = :value"),
+    "statement_timeout": text("SET statement_timeout = :value"),
+}
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+TABLE_IN_STATEMENT = re.compile(
+    r"\b(?:TABLE|ON|INTO|FROM|UPDATE|REFERENCES)\s+(?:ONLY\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+    r'((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)',
+    re.IGNORECASE,
+)
 {%- endif %}
 
 
@@ -90,10 +109,20 @@ def run_migrations_offline(settings: Settings) -> None:
     configure(url=settings.database_url, literal_binds=True, dialect_opts={"paramstyle": "named"})
     with context.begin_transaction():
 {%- if cookiecutter.database == "postgresql" %}
-        context.execute(f"SET lock_timeout = '{settings.migration_lock_timeout}'")
-        context.execute(f"SET statement_timeout = '{settings.migration_statement_timeout}'")
+        # Scripts are often run by hand or by a DBA tool: the same limits apply there.
+        for name, value in timeouts(settings).items():
+            context.execute(SET_IN_SCRIPT[name].bindparams(value=value))
 {%- endif %}
         context.run_migrations()
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def timeouts(settings: Settings) -> dict[str, str]:
+    return {
+        "lock_timeout": settings.migration_lock_timeout,
+        "statement_timeout": settings.migration_statement_timeout,
+    }
+{%- endif %}
 
 
 def run_migrations(connection: Connection, settings: Settings) -> None:
@@ -104,14 +133,11 @@ def run_migrations(connection: Connection, settings: Settings) -> None:
     }
 {%- if cookiecutter.database == "postgresql" %}
     owns_connection = not connection.in_transaction()
-    lock = "pg_advisory_lock" if owns_connection else "pg_advisory_xact_lock"
-    connection.execute(text(f"SELECT {lock}(:key)"), {"key": MIGRATION_LOCK_KEY})
+    lock = TAKE_LOCK if owns_connection else TAKE_TRANSACTION_LOCK
+    # Waits without a limit: the other run may be building a large index.
+    connection.execute(lock, {"key": MIGRATION_LOCK_KEY})
     # Timeouts are set after the lock, so waiting for another upgrade to finish is not cut short.
-    timeouts = {
-        "lock_timeout": settings.migration_lock_timeout,
-        "statement_timeout": settings.migration_statement_timeout,
-    }
-    for name, value in timeouts.items():
+    for name, value in timeouts(settings).items():
         connection.execute(SET_FOR_SESSION, {"name": name, "value": value})
     if owns_connection:
         # Commit before configure(): Alembic treats an open transaction as the caller's and
@@ -124,7 +150,7 @@ def run_migrations(connection: Connection, settings: Settings) -> None:
     finally:
         if owns_connection:
             connection.rollback()
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.execute(RELEASE_LOCK, {"key": MIGRATION_LOCK_KEY})
             connection.commit()
 {%- else %}
     configure(**configure_args)
@@ -133,6 +159,32 @@ def run_migrations(connection: Connection, settings: Settings) -> None:
 {%- endif %}
     if not applied and getattr(config.cmd_opts, "revision", None):
         log.info("Nothing to do: the database is already at the requested revision.")
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def explain_timeout(error: DBAPIError, settings: Settings) -> str | None:
+    """Turn a lock or statement timeout into what happened and what to do; None for others."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    statement = " ".join(str(error.statement or "").split())
+    table = TABLE_IN_STATEMENT.search(statement)
+    shown = statement if len(statement) <= 120 else f"{statement[:117]}..."
+    kept = "the failed revision was rolled back and the database is at the revision before it"
+    if sqlstate == LOCK_NOT_AVAILABLE:
+        on = f" on {table.group(1)}" if table else ""
+        return (
+            f"could not get a lock{on} within lock_timeout "
+            f"(MIGRATION_LOCK_TIMEOUT={settings.migration_lock_timeout}) for: {shown}; "
+            "another session holds a conflicting lock (see pg_stat_activity and pg_locks); "
+            f"{kept}: retry when that session has finished, or raise MIGRATION_LOCK_TIMEOUT"
+        )
+    if sqlstate == QUERY_CANCELED and "statement timeout" in str(error.orig):
+        return (
+            "a statement ran longer than statement_timeout "
+            f"(MIGRATION_STATEMENT_TIMEOUT={settings.migration_statement_timeout}): {shown}; "
+            f"{kept}: raise MIGRATION_STATEMENT_TIMEOUT for this run, or split the work"
+        )
+    return None
+{%- endif %}
 
 
 async def run_migrations_async(engine: AsyncEngine, settings: Settings) -> None:
@@ -156,12 +208,17 @@ def main() -> None:
         elif isinstance(connectable, Connection):
             run_migrations(connectable, settings)
         else:
-            engine = connectable or create_async_engine(
-                settings.database_url, poolclass=pool.NullPool
-            )
+            engine = connectable or create_engine(settings, poolclass=pool.NullPool)
             asyncio.run(run_migrations_async(engine, settings))
     except ConfigurationError as error:
         sys.exit(f"alembic: {error}")
+{%- if cookiecutter.database == "postgresql" %}
+    except DBAPIError as error:
+        explanation = explain_timeout(error, settings)
+        if explanation is None:
+            raise
+        sys.exit(f"alembic: {explanation}")
+{%- endif %}
 
 
 main()

@@ -12,15 +12,14 @@ import pytest
 from alembic.command import upgrade
 from alembic.config import Config
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import pool
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine import make_url
 {%- endif %}
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from {{ cookiecutter.package_name }}.main import app
 from {{ cookiecutter.package_name }}.revisions import head_revisions
-from tests.databases import ALEMBIC_INI, run_alembic, scratch_database
+from tests.databases import ALEMBIC_INI, engine_for, run_alembic, scratch_database
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def alembic_config() -> Config:
 
 @pytest.fixture
 def alembic_engine(database_url: str) -> AsyncEngine:
-    return create_async_engine(database_url, poolclass=pool.NullPool)
+    return engine_for(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +52,7 @@ def migrated_database_url() -> Iterator[str]:
 @pytest.fixture
 async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
     """An API client whose every write is rolled back when the test ends."""
-    engine = create_async_engine(migrated_database_url, poolclass=pool.NullPool)
+    engine = engine_for(migrated_database_url)
     async with engine.connect() as connection:
         transaction = await connection.begin()
         app.state.engine = engine
@@ -74,7 +73,7 @@ async def client(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[As
     """An API client on a private copy of the migrated database file."""
     copy = tmp_path / "test.db"
     shutil.copyfile(make_url(migrated_database_url).database or "", copy)
-    engine = create_async_engine(f"sqlite+aiosqlite:///{copy}", poolclass=pool.NullPool)
+    engine = engine_for(f"sqlite+aiosqlite:///{copy}")
     app.state.engine = engine
     app.state.head_revisions = head_revisions(ALEMBIC_INI)
     app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)

@@ -14,11 +14,10 @@ from sqlalchemy import Connection, pool{{ ", text" if cookiecutter.database == "
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.engine import make_url
 {%- endif %}
-from sqlalchemy.ext.asyncio import create_async_engine
-{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.ext.asyncio import AsyncEngine{{ ", create_async_engine" if cookiecutter.database == "postgresql" }}
 
-from {{ cookiecutter.package_name }}.settings import get_settings
-{%- endif %}
+from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.settings import Settings{{ ", get_settings" if cookiecutter.database == "postgresql" }}
 
 ALEMBIC_INI = Path("alembic.ini")
 {%- if cookiecutter.database == "postgresql" %}
@@ -60,6 +59,11 @@ def scratch_database() -> Iterator[str]:
 {%- endif %}
 
 
+def engine_for(database_url: str) -> AsyncEngine:
+    """The app's own engine configuration, without a pool, for a scratch database."""
+    return create_engine(Settings(database_url=database_url), poolclass=pool.NullPool)
+
+
 def alembic_config_for(connection: Connection, script_location: Path | None = None) -> Config:
     """An Alembic config that runs env.py on this connection instead of opening its own."""
     config = Config(ALEMBIC_INI)
@@ -76,7 +80,7 @@ def run_alembic(
     """Run an alembic.command function against database_url from synchronous test code."""
 
     async def run() -> None:
-        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        engine = engine_for(database_url)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(

@@ -1,9 +1,10 @@
+{%- set tenants = cookiecutter.tenancy == "schema-per-tenant" -%}
 """Create authors and books.
 
 Why: the example library models; books reference their author.
 
 Revision ID: 5c8a1d2e9f03
-Revises:
+Revises:{{ " 7a3c2e1f0b9d" if tenants }}
 Create Date: 2026-11-25 12:00:00.000000+00:00
 
 Review checklist (tick each box with [x] before merging):
@@ -20,12 +21,32 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5c8a1d2e9f03"
-down_revision: str | Sequence[str] | None = None
+down_revision: str | Sequence[str] | None = {{ '"7a3c2e1f0b9d"' if tenants else "None" }}
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+{% if tenants -%}
+def upgrade(scope: str) -> None:
+    globals()[f"upgrade_{scope}"]()
+
+
+def downgrade(scope: str) -> None:
+    globals()[f"downgrade_{scope}"]()
+
+
+def upgrade_shared() -> None:
+    pass
+
+
+def downgrade_shared() -> None:
+    pass
+
+
+def upgrade_tenant() -> None:
+{%- else -%}
 def upgrade() -> None:
+{%- endif %}
     op.create_table(
         "authors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,7 +76,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_books_author_id"), "books", ["author_id"])
 
 
+{% if tenants -%}
+def downgrade_tenant() -> None:
+{%- else -%}
 def downgrade() -> None:
+{%- endif %}
     op.drop_index(op.f("ix_books_author_id"), table_name="books")
     op.drop_table("books")
     op.drop_table("authors")

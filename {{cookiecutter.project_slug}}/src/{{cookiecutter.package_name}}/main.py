@@ -1,14 +1,17 @@
 """The FastAPI application."""
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecutter.example_model == "yes" }}
-from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker
+from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker, explain_connection_error
 from {{ cookiecutter.package_name }}.revisions import head_revisions
-from {{ cookiecutter.package_name }}.settings import get_settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
 
 @asynccontextmanager
@@ -16,12 +19,48 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.head_revisions = head_revisions(settings.alembic_ini)
     app.state.engine = create_engine(settings)
+    # A wrong URL or password should stop the deploy here, not surface as 503s later; once
+    # started, the app keeps serving through outages and /health reports them.
+    try:
+        async with app.state.engine.connect():
+            pass
+    except (OSError, DBAPIError) as error:
+        await app.state.engine.dispose()
+        raise ConfigurationError(explain_connection_error(settings.database_url, error)) from None
     app.state.sessions = create_sessionmaker(app.state.engine)
     yield
     await app.state.engine.dispose()
 
 
+class ConfigurationErrorsOnOneLine:
+    """Report a ConfigurationError at start-up as its message instead of a traceback.
+
+    Starlette sends the formatted traceback as the lifespan failure message, and uvicorn logs
+    that message before exiting: replace it with the error's own line.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_short_failure(message: Message) -> None:
+            # Starlette sends the failure from inside its `except` block.
+            error = sys.exception()
+            if message["type"] == "lifespan.startup.failed" and isinstance(
+                error, ConfigurationError
+            ):
+                message = {**message, "message": f"{error}"}
+            await send(message)
+
+        await self.app(scope, receive, send_short_failure)
+
+
 app = FastAPI(title="{{ cookiecutter.project_name }}", lifespan=lifespan)
+app.add_middleware(ConfigurationErrorsOnOneLine)
 app.include_router(health.router)
 {%- if cookiecutter.example_model == "yes" %}
 app.include_router(library.router)

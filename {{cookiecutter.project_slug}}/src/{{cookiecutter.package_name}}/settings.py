@@ -25,6 +25,7 @@ ASYNC_DRIVERS = {
 # Interpolated into offline SQL scripts, so only plain durations pass.
 POSTGRESQL_DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
 {%- endif %}
+SYNC_SCHEMES = "{{ 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://' if cookiecutter.database == 'postgresql' else 'sqlite://' }}"
 EXPECTED_DRIVER = "{{ 'postgresql+asyncpg' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite' }}"
 EXAMPLE_URL = "{{ 'postgresql+asyncpg://user:password@127.0.0.1:5432/' ~ cookiecutter.project_slug if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///./' ~ cookiecutter.project_slug ~ '.db' }}"
 
@@ -37,19 +38,28 @@ def to_async_driver(url: str) -> str:
     """Point a sync driver URL at the async driver this service runs on."""
     scheme, separator, rest = url.partition("://")
     if not separator:
-        raise ValueError(f"DATABASE_URL is not a URL; expected e.g. {EXAMPLE_URL}")
-    scheme = ASYNC_DRIVERS.get(scheme, scheme)
-    if scheme != EXPECTED_DRIVER:
-        raise ValueError(f"DATABASE_URL must use {EXPECTED_DRIVER}://, e.g. {EXAMPLE_URL}")
+        raise ValueError(f"it is not a URL; expected e.g. {EXAMPLE_URL}")
+    if ASYNC_DRIVERS.get(scheme, scheme) != EXPECTED_DRIVER:
+        # Only the scheme is echoed: the rest of the URL may hold a password.
+        raise ValueError(
+            f"{scheme}:// is not supported: use {EXPECTED_DRIVER}:// "
+            f"({SYNC_SCHEMES} are converted to it), e.g. {EXAMPLE_URL}"
+        )
+    async_url = f"{EXPECTED_DRIVER}://{rest}"
     try:
-        make_url(f"{scheme}://{rest}")
-    except ArgumentError:
-        raise ValueError(f"DATABASE_URL cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
-    return f"{scheme}://{rest}"
+        parsed = make_url(async_url)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"it cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
+    if "@" in (parsed.host or ""):
+        # The part of the password after its first @ would be taken for the host name.
+        raise ValueError("its host contains @: URL-encode the password (@ is %40, % is %25)")
+    return async_url
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
 
     database_url: str
     alembic_ini: Path = Path("alembic.ini")

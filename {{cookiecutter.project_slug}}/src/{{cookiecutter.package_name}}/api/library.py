@@ -5,7 +5,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from {{ cookiecutter.package_name }}.db import SessionDep
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+from {{ cookiecutter.package_name }}.api.tenants import TenantSessionDep as SessionDep
+{% else -%}
+from {{ cookiecutter.package_name }}.api.deps import SessionDep
+{% endif -%}
 from {{ cookiecutter.package_name }}.models import Author, Book
 
 router = APIRouter(tags=["library"])

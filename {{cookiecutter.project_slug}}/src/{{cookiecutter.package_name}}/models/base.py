@@ -12,8 +12,27 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+SHARED_SCHEMA = "shared"
+{%- endif %}
+
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+shared_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+{%- endif %}
 
 
 class Base(DeclarativeBase):
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    """Tenant tables: no schema here; each tenant's queries and migrations set it."""
+
+{%- endif %}
     metadata = metadata
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+
+class SharedBase(DeclarativeBase):
+    """Tables every tenant shares, in the shared schema."""
+
+    metadata = shared_metadata
+{%- endif %}

@@ -1,0 +1,314 @@
+"""PostgreSQL safety of `alembic upgrade` and the app, with real processes on a real server.
+
+Concurrent upgrades queue on env.py's advisory lock; lock and statement timeouts end a blocked
+migration with a clear message; CREATE INDEX CONCURRENTLY runs in an autocommit_block; /health
+reports an outage and recovers without a restart.
+"""
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.command import upgrade
+from alembic.config import Config
+from sqlalchemy import pool, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.databases import run_alembic
+from tests.fixtures.scratch_migrations import (
+    PROJECT,
+    ScratchMigrations,
+    alembic_environment,
+    revisions_and_tables,
+    run,
+)
+
+# Holds the lock until every other upgrade process is queued on it, so the test proves they
+# really ran at the same moment, then records how many were waiting.
+WAIT_FOR_QUEUED_UPGRADES = """
+    op.create_table("lock_waiters", sa.Column("waiting", sa.Integer, nullable=False))
+    op.execute(
+        '''
+        DO $$
+        BEGIN
+            FOR attempt IN 1..300 LOOP
+                EXIT WHEN (
+                    SELECT count(*) FROM pg_locks
+                    WHERE locktype = 'advisory' AND NOT granted
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                ) >= {others};
+                PERFORM pg_sleep(0.05);
+            END LOOP;
+        END $$
+        '''
+    )
+    op.execute(
+        '''
+        INSERT INTO lock_waiters
+        SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        '''
+    )
+"""
+COUNT_RUN = """
+    op.execute("INSERT INTO upgrade_runs (revision) VALUES ('{revision}')")
+"""
+
+
+def count_run(revision: str) -> str:
+    return COUNT_RUN.format(revision=revision)
+
+
+def query(database_url: str, statement: str) -> list[tuple[object, ...]]:
+    async def fetch() -> list[tuple[object, ...]]:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                return [tuple(row) for row in await connection.execute(text(statement))]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(fetch())
+
+
+def upgrade_in_process(database_url: str, migrations: ScratchMigrations, revision: str) -> None:
+    def command(config: Config) -> None:
+        config.set_main_option("script_location", str(migrations.versions.parent))
+        upgrade(config, revision)
+
+    run_alembic(database_url, command)
+
+
+def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_url: str) -> None:
+    processes = 4
+    migrations = ScratchMigrations(tmp_path)
+    migrations.add(
+        "c0c0c0c00001",
+        upgrade=[
+            'op.create_table("upgrade_runs", sa.Column("revision", sa.String(12)))',
+            count_run("c0c0c0c00001"),
+            WAIT_FOR_QUEUED_UPGRADES.format(others=processes - 1),
+        ],
+    )
+    migrations.add(
+        "c0c0c0c00002",
+        upgrade=[
+            'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))',
+            count_run("c0c0c0c00002"),
+        ],
+    )
+    migrations.add(
+        "c0c0c0c00003",
+        upgrade=[
+            'op.add_column("widgets", sa.Column("colour", sa.String(20)))',
+            count_run("c0c0c0c00003"),
+        ],
+    )
+    command = migrations.command("upgrade", "head")
+    environment = alembic_environment(database_url)
+
+    started = [
+        subprocess.Popen(command, env=environment, cwd=PROJECT, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    logs = [process.communicate(timeout=60)[1] for process in started]
+
+    assert [process.returncode for process in started] == [0] * processes, logs
+    assert revisions_and_tables(database_url)[0] == {"c0c0c0c00003"}
+    assert query(database_url, "SELECT waiting FROM lock_waiters") == [(processes - 1,)]
+    assert sorted(query(database_url, "SELECT revision FROM upgrade_runs")) == [
+        ("c0c0c0c00001",),
+        ("c0c0c0c00002",),
+        ("c0c0c0c00003",),
+    ]
+    nothing_to_do = [log for log in logs if "Nothing to do" in log]
+    assert len(nothing_to_do) == processes - 1
+    assert all("Running upgrade" not in log for log in nothing_to_do)
+
+
+async def run_process(command: list[str], environment: dict[str, str]) -> tuple[int, str, float]:
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        *command, env=environment, cwd=PROJECT, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await process.communicate()
+    return process.returncode or 0, stderr.decode(), time.monotonic() - started
+
+
+def test_a_blocked_migration_gives_up_after_the_lock_timeout(
+    tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    created = migrations.add(
+        "b10cced00001",
+        upgrade='op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))',
+    )
+    migrations.add(
+        "b10cced00002", upgrade='op.add_column("widgets", sa.Column("colour", sa.String(20)))'
+    )
+    upgrade_in_process(database_url, migrations, created)
+    environment = alembic_environment(database_url, MIGRATION_LOCK_TIMEOUT="1s")
+
+    async def upgrade_while_a_reader_holds_the_table() -> tuple[int, str, float]:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as reader:
+                # An open transaction that read the table: ADD COLUMN has to wait for it.
+                await reader.execute(text("SELECT count(*) FROM widgets"))
+                result = await run_process(migrations.command("upgrade", "head"), environment)
+                assert reader.in_transaction()
+                return result
+        finally:
+            await engine.dispose()
+
+    returncode, stderr, seconds = asyncio.run(upgrade_while_a_reader_holds_the_table())
+
+    assert returncode == 1
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("alembic: ")]
+    assert "could not get a lock on widgets within lock_timeout" in line
+    assert "MIGRATION_LOCK_TIMEOUT=1s" in line
+    assert "raise MIGRATION_LOCK_TIMEOUT" in line
+    assert seconds < 30  # the reader never let go: only the timeout can have ended the wait
+    assert revisions_and_tables(database_url)[0] == {created}
+    columns = query(
+        database_url,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'widgets'",
+    )
+    assert columns == [("id",)]
+
+
+def test_a_slow_statement_gives_up_after_the_statement_timeout(
+    tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    previous = migrations.head
+    migrations.add(
+        "51010e000001",
+        upgrade=[
+            'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))',
+            'op.execute("SELECT pg_sleep(5)")',
+        ],
+    )
+    environment = alembic_environment(database_url, MIGRATION_STATEMENT_TIMEOUT="200ms")
+
+    result = run(migrations.command("upgrade", "head"), environment)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "MIGRATION_STATEMENT_TIMEOUT=200ms" in result.stderr
+    assert "SELECT pg_sleep(5)" in result.stderr
+    revisions, tables = revisions_and_tables(database_url)
+    assert revisions == ({previous} if previous else set())
+    assert "widgets" not in tables
+
+
+def test_create_index_concurrently_in_an_autocommit_block(
+    tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    created = migrations.add(
+        "a070c0000001",
+        upgrade='op.create_table("widgets", sa.Column("name", sa.String(50), nullable=False))',
+        downgrade='op.drop_table("widgets")',
+    )
+    migrations.add(
+        "a070c0000002",
+        # CONCURRENTLY cannot run inside a transaction: the block commits the revision's
+        # transaction, runs these statements on their own and opens a new one.
+        upgrade="""
+            with op.get_context().autocommit_block():
+                op.create_index(
+                    "ix_widgets_name", "widgets", ["name"], postgresql_concurrently=True
+                )
+        """,
+        downgrade="""
+            with op.get_context().autocommit_block():
+                op.drop_index("ix_widgets_name", "widgets", postgresql_concurrently=True)
+        """,
+    )
+    environment = alembic_environment(database_url)
+    index_is_valid = """
+        SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_widgets_name')
+    """
+
+    upgraded = run(migrations.command("upgrade", "head"), environment)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert query(database_url, index_is_valid) == [(True,)]
+
+    downgraded = run(migrations.command("downgrade", "-1"), environment)
+
+    assert downgraded.returncode == 0, downgraded.stderr
+    assert query(database_url, index_is_valid) == []
+    assert revisions_and_tables(database_url)[0] == {created}
+
+
+async def _on_server(database_url: str, statement: str) -> None:
+    """Run a statement about the test's own database from the server's maintenance database."""
+    server = make_url(database_url).set(database="postgres")
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    database = str(make_url(database_url).database)
+    try:
+        async with engine.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(database)
+            await connection.execute(text(statement.format(database=quoted)))
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": database},
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def running_app(database_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The app under uvicorn on a migrated database, and a client for its socket."""
+    run_alembic(database_url, lambda config: upgrade(config, "head"))
+    socket = tmp_path / "app.sock"
+    command = [sys.executable, "-m", "uvicorn", "{{ cookiecutter.package_name }}.main:app"]
+    server = subprocess.Popen(
+        [*command, "--uds", str(socket)],
+        env=alembic_environment(database_url),
+        cwd=PROJECT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), timeout=10) as client:
+            for _ in range(600):
+                if socket.exists() or server.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert server.poll() is None, server.communicate()[1]
+            yield client
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_health_reports_an_outage_and_recovers_without_a_restart(
+    running_app: httpx.Client, database_url: str
+) -> None:
+    assert running_app.get("http://app/health").status_code == 200
+
+    # Refuse new connections and cut the pooled ones: the database is "down".
+    asyncio.run(_on_server(database_url, "ALTER DATABASE {database} ALLOW_CONNECTIONS false"))
+    try:
+        down = [running_app.get("http://app/health") for _ in range(2)]
+    finally:
+        asyncio.run(_on_server(database_url, "ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+
+    assert [response.status_code for response in down] == [503, 503]
+    assert down[0].json()["detail"] == "the database cannot be reached"
+    # The pooled connection died with the outage; pre-ping replaces it on the next checkout.
+    assert running_app.get("http://app/health").status_code == 200
