@@ -26,6 +26,11 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
         ["migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py"],
     ),
     (
+        # The worked examples are single-schema revisions; docs/tenancy.md shows the scoped form.
+        {"tenancy": "single"},
+        ["tests/migrations/examples", "tests/migrations/test_worked_examples.py"],
+    ),
+    (
         {"tenancy": "schema-per-tenant"},
         [
             "src/{package}/tenants.py",

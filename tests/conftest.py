@@ -15,6 +15,7 @@ SLUG = "my_service"
 
 OPTIONS: dict[str, list[str]] = {
     "database": ["postgresql", "sqlite"],
+    "tenancy": ["single", "schema-per-tenant"],
     "example_model": ["yes", "no"],
     "ci": ["github", "gitlab", "none"],
     "docker": ["yes", "no"],
@@ -22,14 +23,16 @@ OPTIONS: dict[str, list[str]] = {
 
 
 def is_valid(answers: dict[str, str]) -> bool:
-    return not (answers["database"] == "sqlite" and answers["docker"] == "yes")
+    return answers["database"] == "postgresql" or (
+        answers["docker"] == "no" and answers["tenancy"] == "single"
+    )
 
 
 def combination_id(answers: dict[str, str]) -> str:
     """A readable test id, e.g. `sqlite-no-example-gitlab-no-docker`."""
     return "-".join(
         [
-            answers["database"],
+            answers["database"] + ("-tenants" if answers["tenancy"] != "single" else ""),
             "example" if answers["example_model"] == "yes" else "no-example",
             answers["ci"] if answers["ci"] != "none" else "no-ci",
             "docker" if answers["docker"] == "yes" else "no-docker",

@@ -18,6 +18,7 @@ UNRENDERED = re.compile(r"\{\{ *cookiecutter|\{%-? *(if|endif|for|endfor|raw|els
 def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
     """Path -> whether this combination must have it."""
     example = answers["example_model"] == "yes"
+    tenants = answers["tenancy"] == "schema-per-tenant"
     return {
         "README.md": True,
         ".env.example": True,
@@ -35,7 +36,13 @@ def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
         f"src/{SLUG}/api/library.py": example,
         "tests/test_library_api.py": example,
         "migrations/versions/2026_11_25_1200-5c8a1d2e9f03_create_authors_and_books.py": example,
-        "migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py": not example,
+        "migrations/versions/2026_11_25_1200-0b5e1ae7c4d2_baseline.py": not example and not tenants,
+        "migrations/versions/2026_11_25_1100-7a3c2e1f0b9d_create_tenant_registry.py": tenants,
+        f"src/{SLUG}/tenants.py": tenants,
+        f"src/{SLUG}/api/tenants.py": tenants,
+        "tests/test_tenancy.py": tenants,
+        "docs/tenancy.md": tenants,
+        "tests/migrations/test_worked_examples.py": not tenants,
         ".github/workflows/ci.yml": answers["ci"] == "github",
         ".gitlab-ci.yml": answers["ci"] == "gitlab",
         "compose.yaml": answers["docker"] == "yes",

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import sqlite3
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import yaml
 
 from tests.conftest import SLUG, bake, run, tool
 
@@ -115,6 +117,20 @@ def install(project: Path, env: dict[str, str]) -> dict[str, str]:
     return venv_env
 
 
+def run_local_pre_commit_hooks(project: Path, env: dict[str, str]) -> None:
+    """The baked pre-commit config's local hooks (remote hook repos cannot be cloned here)."""
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    config["repos"] = [repo for repo in config["repos"] if repo["repo"] == "local"]
+    hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert hooks == {"migration-lint", "single-head"}
+    local = project / ".pre-commit-local.yaml"
+    local.write_text(yaml.safe_dump(config))
+    run(["git", "init", "--quiet"], project, env)
+    run(["git", "add", "--all"], project, env)
+    run(["pre-commit", "run", "--all-files", "--config", str(local)], project, env)
+    local.unlink()
+
+
 def new_revisions(project: Path, before: set[Path]) -> list[Path]:
     return sorted(set((project / "migrations" / "versions").glob("*.py")) - before)
 
@@ -135,6 +151,7 @@ def test_baked_project_migrates_tests_and_lints(
         ["python", "-m", "devtools", "lint-migrations"],
     ):
         run(linter, project, env)
+    run_local_pre_commit_hooks(project, env)
 
     run(["alembic", "upgrade", "head"], project, env)
     assert database.tables() == model_tables | {"alembic_version"}
@@ -189,4 +206,50 @@ def test_baked_project_migrates_tests_and_lints(
     # The baked suite, including its migration tests over the new revision.
     server_env = {**env, "DATABASE_URL": database.url}
     suite = run(["pytest", "-q", "-p", "no:cacheprovider"], project, server_env)
+    assert " passed" in suite.stdout and "failed" not in suite.stdout
+
+
+@pytest.mark.parametrize("answers", [{"tenancy": "schema-per-tenant"}], ids=["postgresql-tenants"])
+def test_schema_per_tenant_bake_migrates_every_tenant(
+    tmp_path: Path, clean_env: dict[str, str], answers: dict[str, str], database: Database
+) -> None:
+    project = bake(tmp_path, **answers)
+    env = {**install(project, clean_env), "DATABASE_URL": database.url}
+    for linter in (
+        ["ruff", "check", "."],
+        ["mypy"],
+        ["python", "-m", "devtools", "lint-migrations"],
+    ):
+        run(linter, project, env)
+
+    run(["alembic", "upgrade", "head"], project, env)
+    for name in ("acme", "globex"):
+        created = run(["python", "-m", f"{SLUG}.tenants", "create", name], project, env)
+        assert f"tenant {name} created in schema tenant_{name}" in created.stdout
+    refused = subprocess.run(
+        ["python", "-m", f"{SLUG}.tenants", "create", "evil;drop"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "tenant name 'evil;drop' is invalid" in refused.stderr
+
+    with (project / "src" / SLUG / "models" / "library.py").open("a") as models:
+        models.write(NEW_BOOK_COLUMN)
+    before = set((project / "migrations" / "versions").glob("*.py"))
+    run(["alembic", "revision", "--autogenerate", "-m", "add isbn"], project, env)
+    [revision] = new_revisions(project, before)
+    tenant_part = revision.read_text().split("def upgrade_tenant() -> None:")[1]
+    assert tenant_part.split("def ")[0].count('op.add_column("books"') == 1
+
+    run(["alembic", "upgrade", "head"], project, env)
+    isbn_schemas = database.query(
+        "SELECT table_schema FROM information_schema.columns WHERE column_name = 'isbn'"
+    )
+    assert isbn_schemas == {"tenant_template", "tenant_acme", "tenant_globex"}
+    assert "No new upgrade operations detected" in run(["alembic", "check"], project, env).stdout
+
+    suite = run(["pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert " passed" in suite.stdout and "failed" not in suite.stdout

@@ -25,9 +25,34 @@ branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
 
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+def upgrade(scope: str) -> None:
+    globals()[f"upgrade_{scope}"]()
+
+
+def downgrade(scope: str) -> None:
+    globals()[f"downgrade_{scope}"]()
+
+
+def upgrade_shared() -> None:
+    ${context.get("shared_upgrades", "pass")}
+
+
+def downgrade_shared() -> None:
+    ${context.get("shared_downgrades", "pass")}
+
+
+def upgrade_tenant() -> None:
+    ${context.get("tenant_upgrades", "pass")}
+
+
+def downgrade_tenant() -> None:
+    ${context.get("tenant_downgrades", "pass")}
+{% else -%}
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
 
 
 def downgrade() -> None:
     ${downgrades if downgrades else "pass"}
+{% endif -%}

@@ -3,6 +3,9 @@
 {% if cookiecutter.database == "sqlite" -%}
 import shutil
 {% endif -%}
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+import uuid
+{% endif -%}
 from collections.abc import AsyncIterator, Iterator
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
@@ -19,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from {{ cookiecutter.package_name }}.main import app
 from {{ cookiecutter.package_name }}.revisions import head_revisions
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.tenants import create_tenant
+{%- endif %}
 from tests.databases import ALEMBIC_INI, engine_for, run_alembic, scratch_database
 
 
@@ -46,7 +52,24 @@ def migrated_database_url() -> Iterator[str]:
     with scratch_database() as url:
         run_alembic(url, lambda config: upgrade(config, "head"))
         yield url
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+
+@pytest.fixture
+async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
+    """An API client acting for a tenant of its own, created for this test."""
+    engine = engine_for(migrated_database_url)
+    tenant = f"test_{uuid.uuid4().hex[:12]}"
+    await create_tenant(engine, tenant, ALEMBIC_INI)
+    app.state.engine = engine
+    app.state.head_revisions = head_revisions(ALEMBIC_INI)
+    app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    transport = ASGITransport(app=app)
+    headers = {"X-Tenant": tenant}
+    async with AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
+        yield http
+    await engine.dispose()
+{%- elif cookiecutter.database == "postgresql" %}
 
 
 @pytest.fixture

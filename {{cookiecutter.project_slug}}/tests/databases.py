@@ -41,6 +41,11 @@ def scratch_database() -> Iterator[str]:
     server_url = get_settings().database_url
     name = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}"
     asyncio.run(_run_as_admin(server_url, "CREATE DATABASE {database}", name))
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    # Unqualified names in tests mean the template tenant, which every upgrade migrates.
+    statement = "ALTER DATABASE {database} SET search_path = tenant_template, public"
+    asyncio.run(_run_as_admin(server_url, statement, name))
+{%- endif %}
     try:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:

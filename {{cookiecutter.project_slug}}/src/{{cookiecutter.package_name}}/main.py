@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecutter.example_model == "yes" }}
+from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecutter.example_model == "yes" }}{{ ", tenants" if cookiecutter.tenancy == "schema-per-tenant" }}
 from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker, explain_connection_error
 from {{ cookiecutter.package_name }}.revisions import head_revisions
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
@@ -62,6 +62,9 @@ class ConfigurationErrorsOnOneLine:
 app = FastAPI(title="{{ cookiecutter.project_name }}", lifespan=lifespan)
 app.add_middleware(ConfigurationErrorsOnOneLine)
 app.include_router(health.router)
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+app.include_router(tenants.router)
+{%- endif %}
 {%- if cookiecutter.example_model == "yes" %}
 app.include_router(library.router)
 {%- endif %}

@@ -8,6 +8,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
+{% endif -%}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 
@@ -24,4 +27,10 @@ def head_revisions(alembic_ini: Path) -> frozenset[str]:
 
 
 def current_revisions(connection: Connection) -> frozenset[str]:
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    # Every tenant is migrated after the shared schema: its version stands for the deployment.
+    options = {"version_table_schema": SHARED_SCHEMA}
+    return frozenset(MigrationContext.configure(connection, opts=options).get_current_heads())
+{%- else %}
     return frozenset(MigrationContext.configure(connection).get_current_heads())
+{%- endif %}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import create_engine
@@ -48,11 +48,13 @@ def schema_for(name: str) -> str:
     return f"tenant_{validate_tenant_name(name)}"
 
 
-def migrate_tenant(name: str, alembic_ini: Path, revision: str = "head") -> None:
-    """Create the tenant's schema if needed and migrate it (blocking; run it in a thread)."""
+def migrate_tenant(connection: Connection, name: str, alembic_ini: Path) -> None:
+    """Create the tenant's schema if needed and migrate it to head, on this connection."""
     config = Config(alembic_ini)
     config.cmd_opts = argparse.Namespace(x=[f"tenant={validate_tenant_name(name)}"])
-    command.upgrade(config, revision)
+    config.attributes["connection"] = connection
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
 
 
 async def tenant_names(engine: AsyncEngine) -> list[str]:
@@ -64,9 +66,10 @@ async def create_tenant(engine: AsyncEngine, name: str, alembic_ini: Path) -> No
     """Migrate the new tenant's schema to head, then register it so upgrades include it."""
     if validate_tenant_name(name) in await tenant_names(engine):
         raise TenantExistsError(f"tenant {name} exists already: choose another name")
-    await asyncio.to_thread(migrate_tenant, name, alembic_ini)
+    async with engine.connect() as connection:
+        await connection.run_sync(migrate_tenant, name, alembic_ini)
     async with engine.begin() as connection:
-        await connection.execute(Tenant.__table__.insert().values(name=name))
+        await connection.execute(insert(Tenant).values(name=name))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ BAD = {
     "ml000_bad": [(27, "ML000"), (27, "ML002")],
     "ml001_bad": [(30, "ML001")],
     "ml001_bad_not_implemented": [(30, "ML001")],
+    # upgrade_<scope>/downgrade_<scope> pairs, as schema-per-tenant projects write them
+    "ml001_bad_scoped": [(42, "ML002"), (45, "ML001")],
     "ml002_bad": [(28, "ML002"), (29, "ML002")],
     "ml003_bad": [(26, "ML003"), (27, "ML003")],
     "ml004_bad": [(26, "ML004")],

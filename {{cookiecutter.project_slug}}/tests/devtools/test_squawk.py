@@ -23,6 +23,31 @@ revision = "1a2b3c4d5e6f"
 down_revision = None
 
 
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+def upgrade(scope: str) -> None:{acknowledgement}
+    globals()["upgrade_" + scope]()
+
+
+def downgrade(scope: str) -> None:
+    globals()["downgrade_" + scope]()
+
+
+def upgrade_shared() -> None:
+    pass
+
+
+def downgrade_shared() -> None:
+    pass
+
+
+def upgrade_tenant() -> None:
+{body}
+
+
+def downgrade_tenant() -> None:
+    op.drop_index("ix_books_title", table_name="books")
+"""
+{%- else -%}
 def upgrade() -> None:{acknowledgement}
 {body}
 
@@ -30,6 +55,7 @@ def upgrade() -> None:{acknowledgement}
 def downgrade() -> None:
     op.drop_index("ix_books_title", table_name="books")
 """
+{%- endif %}
 BLOCKING = '    op.create_index("ix_books_title", "books", ["title"])'
 CONCURRENT = """    with op.get_context().autocommit_block():
         op.create_index(

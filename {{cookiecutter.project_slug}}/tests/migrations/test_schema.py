@@ -11,7 +11,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+{% if cookiecutter.tenancy == "schema-per-tenant" -%}
+from {{ cookiecutter.package_name }}.models import Base, SharedBase
+from {{ cookiecutter.package_name }}.tenants import TEMPLATE_SCHEMA
+{% else -%}
 from {{ cookiecutter.package_name }}.models import Base
+{% endif -%}
 from tests.databases import ALEMBIC_INI, run_alembic
 from tests.migrations.stairway import run_stairway
 
@@ -20,6 +25,14 @@ CONVENTION_PATTERNS = {
     for kind, template in Base.metadata.naming_convention.items()
     if isinstance(template, str)
 }
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+# Schema -> prefix of its tables in MetaData.tables; the template tenant stands for every tenant.
+SCHEMAS: dict[str | None, str] = {"shared": "shared.", TEMPLATE_SCHEMA: ""}
+MODEL_TABLES = set(Base.metadata.tables) | set(SharedBase.metadata.tables)
+{%- else %}
+SCHEMAS: dict[str | None, str] = {None: ""}
+MODEL_TABLES = set(Base.metadata.tables)
+{%- endif %}
 
 
 def inspect_database(database_url: str, read: Callable[[Any], Any]) -> Any:
@@ -34,8 +47,17 @@ def inspect_database(database_url: str, read: Callable[[Any], Any]) -> Any:
     return asyncio.run(run())
 
 
+def schema_tables(inspector: Any) -> list[tuple[str | None, str]]:
+    return [
+        (schema, table)
+        for schema in SCHEMAS
+        for table in inspector.get_table_names(schema=schema)
+        if table != "alembic_version"
+    ]
+
+
 def user_tables(inspector: Any) -> set[str]:
-    return set(inspector.get_table_names()) - {"alembic_version"}
+    return {SCHEMAS[schema] + table for schema, table in schema_tables(inspector)}
 
 
 def test_head_is_a_single_revision() -> None:
@@ -45,7 +67,7 @@ def test_head_is_a_single_revision() -> None:
 
 def test_upgrade_creates_every_model_table(database_url: str) -> None:
     run_alembic(database_url, lambda config: upgrade(config, "head"))
-    assert inspect_database(database_url, user_tables) == set(Base.metadata.tables)
+    assert inspect_database(database_url, user_tables) == MODEL_TABLES
 
 
 def test_models_match_migrations(database_url: str) -> None:
@@ -67,20 +89,21 @@ def test_stairway(database_url: str) -> None:
     """Each revision upgrades, downgrades and upgrades again on top of its predecessors."""
     run_alembic(database_url, run_stairway)
 
-    assert inspect_database(database_url, user_tables) == set(Base.metadata.tables)
+    assert inspect_database(database_url, user_tables) == MODEL_TABLES
     run_alembic(database_url, lambda config: current(config, check_heads=True))
 
 
 def constraint_names(inspector: Any) -> list[tuple[str, str, str | None]]:
     found: list[tuple[str, str, str | None]] = []
-    for table in user_tables(inspector):
-        found.append(("pk", table, inspector.get_pk_constraint(table).get("name")))
-        found += [("fk", table, fk["name"]) for fk in inspector.get_foreign_keys(table)]
-        found += [("uq", table, uq["name"]) for uq in inspector.get_unique_constraints(table)]
-        found += [("ck", table, ck["name"]) for ck in inspector.get_check_constraints(table)]
+    for schema, table in schema_tables(inspector):
+        on = {"table_name": table, "schema": schema}
+        found.append(("pk", table, inspector.get_pk_constraint(**on).get("name")))
+        found += [("fk", table, fk["name"]) for fk in inspector.get_foreign_keys(**on)]
+        found += [("uq", table, uq["name"]) for uq in inspector.get_unique_constraints(**on)]
+        found += [("ck", table, ck["name"]) for ck in inspector.get_check_constraints(**on)]
         found += [
             ("ix", table, ix["name"])
-            for ix in inspector.get_indexes(table)
+            for ix in inspector.get_indexes(**on)
             if "duplicates_constraint" not in ix  # the index behind a unique constraint
         ]
     return found
@@ -100,10 +123,11 @@ def test_constraints_and_indexes_follow_the_naming_convention(database_url: str)
 
 def unindexed_foreign_keys(inspector: Any) -> list[str]:
     missing = []
-    for table in user_tables(inspector):
-        indexed = [index["column_names"] for index in inspector.get_indexes(table)]
-        indexed.append(inspector.get_pk_constraint(table)["constrained_columns"])
-        for foreign_key in inspector.get_foreign_keys(table):
+    for schema, table in schema_tables(inspector):
+        on = {"table_name": table, "schema": schema}
+        indexed = [index["column_names"] for index in inspector.get_indexes(**on)]
+        indexed.append(inspector.get_pk_constraint(**on)["constrained_columns"])
+        for foreign_key in inspector.get_foreign_keys(**on):
             columns = foreign_key["constrained_columns"]
             if not any(index[: len(columns)] == columns for index in indexed):
                 missing.append(f"{table}({', '.join(columns)})")

@@ -25,8 +25,7 @@ shared_metadata = MetaData(naming_convention=NAMING_CONVENTION)
 class Base(DeclarativeBase):
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     """Tenant tables: no schema here; each tenant's queries and migrations set it."""
-
-{%- endif %}
+{% endif %}
     metadata = metadata
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 

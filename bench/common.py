@@ -1,0 +1,150 @@
+"""Baking, installing and timing baked projects; scratch PostgreSQL databases."""
+
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
+PG_SERVER = "postgres@127.0.0.1:5432"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    # A run that failed before its test started has no test time; show nan, not a crash.
+    return numerator / denominator if denominator else float("nan")
+
+
+def uv() -> str:
+    # The uv from the template's dev environment, so the bench needs nothing else installed.
+    beside_python = Path(sys.executable).parent / "uv"
+    return str(beside_python) if beside_python.exists() else "uv"
+
+
+def bake(output_dir: Path, context: dict[str, str] | None = None) -> Path:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # A private config keeps replay files and template clones out of the user's home.
+    config = output_dir / "cookiecutter-config.yaml"
+    config.write_text(
+        f"replay_dir: {output_dir / 'replay'}\ncookiecutters_dir: {output_dir / 'clones'}\n"
+    )
+    project = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        extra_context=context or {},
+        output_dir=str(output_dir),
+        config_file=str(config),
+    )
+    return Path(project)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    # `uv run` exports VIRTUAL_ENV for the template's venv; uv pip would install there instead.
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env.update(extra)
+    return env
+
+
+def install(project: Path) -> None:
+    env = clean_env()
+    subprocess.run([uv(), "venv", "-q", ".venv"], cwd=project, env=env, check=True)
+    subprocess.run(
+        [uv(), "pip", "install", "-q", "--python", ".venv", "-e", ".[dev]"],
+        cwd=project,
+        env=env,
+        check=True,
+    )
+
+
+@dataclass
+class PytestRun:
+    wall: float
+    returncode: int
+    output: str
+    # nodeid -> {"setup": s, "call": s, "teardown": s}
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def test_time(self, nodeid_suffix: str | None = None) -> float:
+        """Seconds pytest spent in tests (all phases), optionally only in matching tests."""
+        return sum(
+            sum(phases.values())
+            for nodeid, phases in self.phases.items()
+            if nodeid_suffix is None or nodeid.endswith(nodeid_suffix)
+        )
+
+    def summary(self) -> str:
+        failed = [nodeid for nodeid, outcome in self.outcomes.items() if outcome == "failed"]
+        if self.ok:
+            return "ok"
+        return f"exit {self.returncode}, {len(failed)} failed"
+
+
+def run_pytest(project: Path, database_url: str, args: list[str], scratch: Path) -> PytestRun:
+    """Wall time of a whole pytest process, plus each test phase's duration from inside it."""
+    timings = scratch / f"timings-{uuid.uuid4().hex}.jsonl"
+    env = clean_env(
+        DATABASE_URL=database_url,
+        BENCH_TIMINGS=str(timings),
+        PYTHONPATH=str(PLUGIN_DIR),
+    )
+    command = [".venv/bin/pytest", "-q", "-p", "no:cacheprovider", "-p", "bench_timings", *args]
+    start = time.perf_counter()
+    finished = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    run = PytestRun(wall, finished.returncode, finished.stdout + finished.stderr)
+    if timings.exists():
+        for line in timings.read_text().splitlines():
+            record = json.loads(line)
+            run.phases.setdefault(record["nodeid"], {})[record["when"]] = record["duration"]
+            if record["outcome"] != "passed" or record["when"] == "call":
+                run.outcomes[record["nodeid"]] = record["outcome"]
+        timings.unlink()
+    return run
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(f"postgresql://{PG_SERVER}/postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A database of the bench's own on the local server; yields its asyncpg DSN."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://{PG_SERVER}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,154 @@
+"""Migration-suite scaling: the baked stairway vs pytest-alembic vs the raw-SQL floor."""
+
+import asyncio
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from bench.common import (
+    PytestRun,
+    clean_env,
+    median,
+    ratio,
+    run_pytest,
+    scratch_database,
+    sqlalchemy_url,
+)
+from bench.revisions import generate
+
+STAIRWAY = "tests/migrations/test_schema.py::test_stairway"
+PYTEST_ALEMBIC = "tests/migrations/test_pytest_alembic.py::test_up_down_consistency"
+MARKER = re.compile(r"^-- Running (upgrade|downgrade) (\S*) -> (\S*)$", re.MULTILINE)
+
+
+def offline_sql(project: Path, url: str, *alembic_args: str) -> dict[str, str]:
+    """Alembic's own DDL per revision (from --sql), minus its version-table bookkeeping."""
+    output = subprocess.run(
+        [".venv/bin/alembic", *alembic_args, "--sql"],
+        cwd=project,
+        env=clean_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    parts = MARKER.split(output)
+    scripts = {}
+    # split() yields: preamble, then (direction, from, to, body) for every revision.
+    for index in range(1, len(parts), 4):
+        direction, source, target, body = parts[index : index + 4]
+        statements = [
+            statement.strip()
+            for statement in body.split(";\n")
+            if statement.strip()
+            and "alembic_version" not in statement
+            and statement.strip() not in ("BEGIN", "COMMIT")
+        ]
+        scripts[target if direction == "upgrade" else source] = ";\n".join(statements) + ";"
+    return scripts
+
+
+def floor_steps(project: Path, url: str, head: str) -> list[str]:
+    """Up, down, up for every revision, base to head: the stairway's work as plain SQL."""
+    ups = offline_sql(project, url, "upgrade", "heads")
+    downs = offline_sql(project, url, "downgrade", f"{head}:base")
+    return [step for revision in ups for step in (ups[revision], downs[revision], ups[revision])]
+
+
+async def _run_floor(dsn: str, steps: list[str]) -> float:
+    connection = await asyncpg.connect(dsn)
+    try:
+        start = time.perf_counter()
+        # One round trip per step; a multi-statement script runs as one implicit transaction.
+        for step in steps:
+            await connection.execute(step)
+        return time.perf_counter() - start
+    finally:
+        await connection.close()
+
+
+def run_floor(steps: list[str]) -> float:
+    with scratch_database() as dsn:
+        return asyncio.run(_run_floor(dsn, steps))
+
+
+@dataclass
+class Pair:
+    stairway: PytestRun
+    pytest_alembic: PytestRun
+    floor: float
+
+
+@dataclass
+class Scaling:
+    size: int
+    revisions: int  # the generated ones plus the baked ones
+    pairs: list[Pair] = field(default_factory=list)
+
+    def _median(self, pick: Callable[[Pair], float]) -> float:
+        return median([pick(pair) for pair in self.pairs])
+
+    @property
+    def stairway_wall(self) -> float:
+        return self._median(lambda p: p.stairway.wall)
+
+    @property
+    def stairway_test(self) -> float:
+        return self._median(lambda p: p.stairway.test_time())
+
+    @property
+    def pytest_alembic_wall(self) -> float:
+        return self._median(lambda p: p.pytest_alembic.wall)
+
+    @property
+    def pytest_alembic_test(self) -> float:
+        return self._median(lambda p: p.pytest_alembic.test_time())
+
+    @property
+    def floor(self) -> float:
+        return self._median(lambda p: p.floor)
+
+    # Ratios are taken within each pair, then the median, so a noisy moment cancels out.
+    @property
+    def over_pytest_alembic_wall(self) -> float:
+        return self._median(lambda p: ratio(p.stairway.wall, p.pytest_alembic.wall))
+
+    @property
+    def over_pytest_alembic_test(self) -> float:
+        return self._median(lambda p: ratio(p.stairway.test_time(), p.pytest_alembic.test_time()))
+
+    @property
+    def over_floor_wall(self) -> float:
+        return self._median(lambda p: ratio(p.stairway.wall, p.floor))
+
+    @property
+    def over_floor_test(self) -> float:
+        return self._median(lambda p: ratio(p.stairway.test_time(), p.floor))
+
+    @property
+    def status(self) -> str:
+        runs = [run for pair in self.pairs for run in (pair.stairway, pair.pytest_alembic)]
+        failed = sorted({run.summary() for run in runs if not run.ok})
+        return "ok" if not failed else "; ".join(failed)
+
+
+def measure(
+    project: Path, package: str, url: str, scratch: Path, size: int, repeats: int
+) -> Scaling:
+    ids = generate(project, package, size)
+    # Compiled once here, so no timed run pays for writing the bytecode of fresh files.
+    subprocess.run([".venv/bin/python", "-m", "compileall", "-q", "migrations"], cwd=project)
+    steps = floor_steps(project, sqlalchemy_url(url), ids[-1])
+    result = Scaling(size, len(steps) // 3)
+    for repeat in range(repeats):
+        # Alternate which goes first, so neither always runs on a warmer machine.
+        runs = {}
+        order = [STAIRWAY, PYTEST_ALEMBIC] if repeat % 2 == 0 else [PYTEST_ALEMBIC, STAIRWAY]
+        for test in order:
+            runs[test] = run_pytest(project, sqlalchemy_url(url), [test], scratch)
+        result.pairs.append(Pair(runs[STAIRWAY], runs[PYTEST_ALEMBIC], run_floor(steps)))
+    return result
