@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic.config import Config
 from sqlalchemy import Connection, pool{{ ", text" if cookiecutter.database == "postgresql" }}
@@ -20,6 +21,7 @@ from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.settings import Settings{{ ", get_settings" if cookiecutter.database == "postgresql" }}
 
 ALEMBIC_INI = Path("alembic.ini")
+T = TypeVar("T")
 {%- if cookiecutter.database == "postgresql" %}
 
 
@@ -67,6 +69,20 @@ def scratch_database() -> Iterator[str]:
 def engine_for(database_url: str) -> AsyncEngine:
     """The app's own engine configuration, without a pool, for a scratch database."""
     return create_engine(Settings(database_url=database_url), poolclass=pool.NullPool)
+
+
+def on_connection(database_url: str, work: Callable[[Connection], T]) -> T:
+    """Run work(connection) in a committed transaction on database_url, from synchronous code."""
+
+    async def run() -> T:
+        engine = engine_for(database_url)
+        try:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def alembic_config_for(connection: Connection, script_location: Path | None = None) -> Config:

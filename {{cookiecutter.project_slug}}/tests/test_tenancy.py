@@ -6,17 +6,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from alembic.command import downgrade, upgrade
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from httpx import AsyncClient
-from sqlalchemy import Connection, column, inspect, select, table
+from sqlalchemy import column, inspect, select, table
 
 from {{ cookiecutter.package_name }}.tenants import TenantNameError, create_tenant, migrate_tenant
-from tests.databases import ALEMBIC_INI, engine_for, run_alembic
+from tests.databases import ALEMBIC_INI, engine_for, on_connection, run_alembic
 from tests.migrations.stairway import run_stairway
 
 BAD_NAMES = ['acme"; DROP SCHEMA shared CASCADE; --', "acme.evil", "it's", "Upper", "pg_x", ""]
@@ -37,25 +36,13 @@ def for_tenant(name: str, command: Callable[[Config], object]) -> Callable[[Conf
     return run
 
 
-def look(database_url: str, read: Callable[[Connection], Any]) -> Any:
-    async def go() -> Any:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def tables(database_url: str, schema: str) -> set[str]:
-    return look(database_url, lambda c: set(inspect(c).get_table_names(schema=schema)))
+    return on_connection(database_url, lambda c: set(inspect(c).get_table_names(schema=schema)))
 
 
 def version(database_url: str, schema: str) -> str | None:
     version_table = table("alembic_version", column("version_num"), schema=schema)
-    return look(database_url, lambda c: c.scalar(select(version_table.c.version_num)))
+    return on_connection(database_url, lambda c: c.scalar(select(version_table.c.version_num)))
 
 
 def add_tenants(database_url: str, *names: str) -> None:

@@ -1,6 +1,5 @@
 """What the migrated schema must look like, and what a full downgrade must leave behind."""
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -8,8 +7,7 @@ from typing import Any
 from alembic.command import check, current, downgrade, upgrade
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, pool
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import inspect
 
 {% if cookiecutter.tenancy == "schema-per-tenant" -%}
 from {{ cookiecutter.package_name }}.models import Base, SharedBase
@@ -17,7 +15,7 @@ from {{ cookiecutter.package_name }}.tenants import TEMPLATE_SCHEMA
 {% else -%}
 from {{ cookiecutter.package_name }}.models import Base
 {% endif -%}
-from tests.databases import ALEMBIC_INI, run_alembic
+from tests.databases import ALEMBIC_INI, on_connection, run_alembic
 from tests.migrations.stairway import run_stairway
 
 CONVENTION_PATTERNS = {
@@ -36,15 +34,7 @@ MODEL_TABLES = set(Base.metadata.tables)
 
 
 def inspect_database(database_url: str, read: Callable[[Any], Any]) -> Any:
-    async def run() -> Any:
-        engine = create_async_engine(database_url, poolclass=pool.NullPool)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(lambda sync: read(inspect(sync)))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return on_connection(database_url, lambda connection: read(inspect(connection)))
 
 
 def schema_tables(inspector: Any) -> list[tuple[str | None, str]]:

@@ -1,20 +1,16 @@
 """The worked examples in docs/migrations.md are real migrations: they run up, down and up."""
 
-import asyncio
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic.command import downgrade, upgrade
-from sqlalchemy import inspect, pool, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import inspect, text
 
-from tests.databases import run_alembic
+from tests.databases import on_connection, run_alembic
 from tests.migrations.stairway import run_stairway
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -31,20 +27,8 @@ def migrations_with_examples(tmp_path: Path) -> Path:
     return copy
 
 
-def query(database_url: str, run: Callable[[Any], Any]) -> Any:
-    async def go() -> Any:
-        engine = create_async_engine(database_url, poolclass=pool.NullPool)
-        try:
-            async with engine.begin() as connection:
-                return await connection.run_sync(run)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 def columns(database_url: str) -> set[str]:
-    return query(
+    return on_connection(
         database_url, lambda sync: {c["name"] for c in inspect(sync).get_columns("orders")}
     )
 
@@ -53,7 +37,7 @@ def test_not_null_column_in_three_steps_backfills_existing_rows(
     database_url: str, migrations_with_examples: Path
 ) -> None:
     run_alembic(database_url, lambda c: upgrade(c, "e1a000000001"), migrations_with_examples)
-    query(
+    on_connection(
         database_url,
         lambda sync: sync.execute(
             text("INSERT INTO orders (customer_email, total_cents) VALUES ('a@example.com', 100)")
@@ -62,7 +46,7 @@ def test_not_null_column_in_three_steps_backfills_existing_rows(
 
     run_alembic(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
 
-    statuses = query(
+    statuses = on_connection(
         database_url, lambda sync: sync.execute(text("SELECT status FROM orders")).scalars().all()
     )
     assert statuses == ["pending"]
@@ -72,7 +56,7 @@ def test_rename_by_expand_and_contract_keeps_the_data(
     database_url: str, migrations_with_examples: Path
 ) -> None:
     run_alembic(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
-    query(
+    on_connection(
         database_url,
         lambda sync: sync.execute(
             text("INSERT INTO orders (customer_email, total_cents) VALUES ('b@example.com', 5)")
@@ -82,7 +66,7 @@ def test_rename_by_expand_and_contract_keeps_the_data(
     run_alembic(database_url, lambda c: upgrade(c, "e1a000000007"), migrations_with_examples)
 
     assert "customer_email" not in columns(database_url)
-    emails = query(
+    emails = on_connection(
         database_url, lambda sync: sync.execute(text("SELECT email FROM orders")).scalars().all()
     )
     assert emails == ["b@example.com"]
@@ -97,11 +81,12 @@ def test_every_example_upgrades_downgrades_and_upgrades_again(
 ) -> None:
     run_alembic(database_url, run_stairway, migrations_with_examples)
 
-    indexes = query(
+    indexes = on_connection(
         database_url, lambda sync: {i["name"] for i in inspect(sync).get_indexes("orders")}
     )
     assert "ix_orders_email" in indexes
-    assert "pending_orders" in query(database_url, lambda sync: inspect(sync).get_view_names())
+    views = on_connection(database_url, lambda sync: inspect(sync).get_view_names())
+    assert "pending_orders" in views
 
 
 def test_examples_pass_the_migration_linter() -> None:
