@@ -203,6 +203,12 @@ def test_baked_project_migrates_tests_and_lints(
     assert "No changes detected" in second.stderr
     assert new_revisions(project, before) == [revision], "an empty autogenerate wrote a file"
 
+    # A hand-written revision starts empty but keeps the imports its operations will need.
+    run(["alembic", "revision", "-m", "hand written"], project, env)
+    [empty] = [path for path in new_revisions(project, before) if path != revision]
+    assert "from alembic import op" in empty.read_text()
+    empty.unlink()
+
     # The baked suite, including its migration tests over the new revision.
     server_env = {**env, "DATABASE_URL": database.url}
     suite = run(["pytest", "-q", "-p", "no:cacheprovider"], project, server_env)
