@@ -59,3 +59,20 @@ def test_cruft_reports_a_baked_project_out_of_date_after_a_template_change(
     )
     assert outdated.returncode != 0
     assert "out of date" in outdated.stdout + outdated.stderr
+
+    # `cruft update` applies the template's change as a diff to a committed project.
+    git(["init", "--quiet"], project, env)
+    git(["add", "--all"], project, env)
+    git(["commit", "--quiet", "-m", "baked"], project, env)
+    updated = subprocess.run(
+        [cruft, "update", "--skip-apply-ask"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert (project / "docs" / "migrations.md").read_text().endswith("A new section.\n")
+    assert (
+        subprocess.run([cruft, "check"], cwd=project, env=env, capture_output=True).returncode == 0
+    )
