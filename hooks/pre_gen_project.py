@@ -43,7 +43,9 @@ def problems(answers: dict[str, str]) -> list[str]:
         found.append("project_name is empty: give the service a name, e.g. 'Billing API'")
     for option in ("project_slug", "package_name"):
         problem = identifier_problem(option, answers[option])
-        if problem:
+        # package_name defaults to the slug: one mistake, one message.
+        repeated = option == "package_name" and answers["package_name"] == answers["project_slug"]
+        if problem and not repeated:
             found.append(problem)
     if answers["database"] == "sqlite" and answers["tenancy"] == "schema-per-tenant":
         found.append(

@@ -58,6 +58,13 @@ def test_bad_answer_is_named_with_its_fix(option: str, value: str, expected: str
     assert ":" in found[0], "each message says how to fix it after a colon"
 
 
+def test_a_bad_slug_is_reported_once_when_the_package_name_is_derived_from_it() -> None:
+    found = pre_gen.problems(
+        {**DEFAULTS, "project_slug": "my-service", "package_name": "my-service"}
+    )
+    assert [problem.split(" ")[0] for problem in found] == ["project_slug"]
+
+
 def test_sqlite_with_docker_is_incompatible() -> None:
     found = pre_gen.problems({**DEFAULTS, "database": "sqlite", "docker": "yes"})
     assert found == [

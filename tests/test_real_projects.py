@@ -156,6 +156,9 @@ def test_baked_project_migrates_tests_and_lints(
     run(["alembic", "upgrade", "head"], project, env)
     assert database.tables() == model_tables | {"alembic_version"}
     assert "No new upgrade operations detected" in run(["alembic", "check"], project, env).stdout
+    # `nox -s migrations` runs this: it goes down to base, but never in the developer's database.
+    run(["python", "-m", "devtools", "migration-roundtrip"], project, env)
+    assert database.tables() == model_tables | {"alembic_version"}
     run(["alembic", "current", "--check-heads"], project, env)
 
     run(["alembic", "downgrade", "base"], project, env)

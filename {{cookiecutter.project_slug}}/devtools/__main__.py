@@ -1,10 +1,15 @@
-"""Developer commands: python -m devtools {lint-migrations,check-heads} --help."""
+"""Developer commands: `python -m devtools --help` lists them."""
 
 import argparse
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from devtools.migration_lint import history, lint
+
+ROUNDTRIP = (["upgrade", "head"], ["check"], ["downgrade", "base"], ["upgrade", "head"])
+ROUNDTRIP_PREFIX = "roundtrip_{{ cookiecutter.project_slug }}"
 
 
 def check_heads() -> int:
@@ -27,6 +32,27 @@ def check_heads() -> int:
     return lint.CLEAN
 
 
+def migration_roundtrip() -> int:
+    """Upgrade, check, downgrade and upgrade again on a scratch database, never your own."""
+    # Only this command needs the application and a database driver; the linter needs neither.
+    from devtools.scratch import scratch_database
+    from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
+
+    try:
+        database_url = get_settings().database_url
+    except ConfigurationError as error:
+        print(f"migration-roundtrip: {error}", file=sys.stderr)
+        return lint.UNUSABLE
+    with scratch_database(database_url, ROUNDTRIP_PREFIX) as scratch:
+        environment = {**os.environ, "DATABASE_URL": scratch}
+        for arguments in ROUNDTRIP:
+            print(f"migration-roundtrip: alembic {' '.join(arguments)}", flush=True)
+            command = [sys.executable, "-m", "alembic", *arguments]
+            if (code := subprocess.run(command, env=environment, check=False).returncode) != 0:
+                return code
+    return lint.CLEAN
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-squawk", action="store_true", help="skip squawk on the offline SQL (PostgreSQL)"
     )
     commands.add_parser("check-heads", help="fail when the revision history has several heads")
+    commands.add_parser(
+        "migration-roundtrip",
+        help="upgrade, check, downgrade and upgrade again on a scratch database",
+    )
     args = parser.parse_args(argv)
     if args.command == "check-heads":
         return check_heads()
+    if args.command == "migration-roundtrip":
+        return migration_roundtrip()
     return lint.run(args.paths, args.base, args.allow_unticked, not args.no_squawk)
 
 

@@ -249,10 +249,13 @@ def requested_tenant() -> str | None:
     return None if name is None else validate_tenant_name(name)
 
 
-def names_a_destination() -> bool:
-    """upgrade, downgrade and stamp name one; autogenerate, check and current do not."""
+def visits_every_tenant() -> bool:
+    """upgrade, downgrade, stamp and current do; autogenerate and check use the template only."""
+    command = getattr(config.cmd_opts, "cmd", None)
+    if command is not None and command[0].__name__ == "current":
+        return True
     try:
-        context.get_revision_argument()
+        context.get_revision_argument()  # set by the commands that move to a revision
     except KeyError:
         return False
     return True
@@ -274,7 +277,7 @@ def targets(connection: Connection) -> Iterator[tuple[str, str]]:
     registered = registered_tenants(connection)
     yield "shared", SHARED_SCHEMA
     yield "tenant", TEMPLATE_SCHEMA
-    if names_a_destination():
+    if visits_every_tenant():
         for name in dict.fromkeys(registered + registered_tenants(connection)):
             yield "tenant", schema_for(name)
 

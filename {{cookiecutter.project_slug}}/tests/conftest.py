@@ -20,8 +20,14 @@ from sqlalchemy.engine import make_url
 {%- endif %}
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+{% if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" -%}
+from {{ cookiecutter.package_name }}.db import create_engine
+{% endif -%}
 from {{ cookiecutter.package_name }}.main import app
 from {{ cookiecutter.package_name }}.revisions import head_revisions
+{%- if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" %}
+from {{ cookiecutter.package_name }}.settings import Settings
+{%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.tenants import create_tenant
 {%- endif %}
@@ -72,13 +78,20 @@ async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
 {%- elif cookiecutter.database == "postgresql" %}
 
 
+@pytest.fixture(scope="session")
+async def migrated_engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """One pooled engine for the run: a test borrows a connection instead of opening one."""
+    engine = create_engine(Settings(database_url=migrated_database_url))
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
-async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
+async def client(migrated_engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
     """An API client whose every write is rolled back when the test ends."""
-    engine = engine_for(migrated_database_url)
-    async with engine.connect() as connection:
+    async with migrated_engine.connect() as connection:
         transaction = await connection.begin()
-        app.state.engine = engine
+        app.state.engine = migrated_engine
         app.state.head_revisions = head_revisions(ALEMBIC_INI)
         # Commits inside the app release a savepoint; the outer transaction is rolled back.
         app.state.sessions = async_sessionmaker(
@@ -87,7 +100,6 @@ async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
             yield http
         await transaction.rollback()
-    await engine.dispose()
 {%- else %}
 
 

@@ -1,69 +1,36 @@
 """Scratch databases and in-process Alembic runs for the tests."""
 
 import asyncio
-{%- if cookiecutter.database == "sqlite" %}
-import tempfile
-{%- endif %}
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from alembic.config import Config
-from sqlalchemy import Connection, pool{{ ", text" if cookiecutter.database == "postgresql" }}
-{%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy.engine import make_url
-{%- endif %}
-from sqlalchemy.ext.asyncio import AsyncEngine{{ ", create_async_engine" if cookiecutter.database == "postgresql" }}
+from sqlalchemy import Connection, pool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+import devtools.scratch
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.settings import Settings{{ ", get_settings" if cookiecutter.database == "postgresql" }}
+from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 ALEMBIC_INI = Path("alembic.ini")
-T = TypeVar("T")
-{%- if cookiecutter.database == "postgresql" %}
-
-
-async def _run_as_admin(server_url: str, statement: str, database: str) -> None:
-    engine = create_async_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(database)
-            await connection.execute(text(statement.format(database=quoted)))
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new, empty database on the DATABASE_URL server, dropped afterwards."""
-    server_url = get_settings().database_url
-    name = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_run_as_admin(server_url, "CREATE DATABASE {database}", name))
+SCRATCH_PREFIX = "test_{{ cookiecutter.project_slug }}"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    # Unqualified names in tests mean the template tenant, which every upgrade migrates.
-    statement = "ALTER DATABASE {database} SET search_path = tenant_template, public"
-    asyncio.run(_run_as_admin(server_url, statement, name))
-{%- endif %}
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(
-            _run_as_admin(server_url, "DROP DATABASE IF EXISTS {database} WITH (FORCE)", name)
-        )
+# Unqualified names in tests mean the template tenant, which every upgrade migrates.
+SEARCH_PATH: str | None = "tenant_template, public"
 {%- else %}
+SEARCH_PATH: str | None = None
+{%- endif %}
+T = TypeVar("T")
 
 
 @contextmanager
 def scratch_database() -> Iterator[str]:
-    """A new, empty SQLite database file, deleted afterwards."""
-    with tempfile.TemporaryDirectory() as directory:
-        name = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}.db"
-        yield f"sqlite+aiosqlite:///{Path(directory) / name}"
-{%- endif %}
+    """A new, empty database beside the one in DATABASE_URL, removed afterwards."""
+    server_url = get_settings().database_url
+    with devtools.scratch.scratch_database(server_url, SCRATCH_PREFIX, SEARCH_PATH) as url:
+        yield url
 
 
 def engine_for(database_url: str) -> AsyncEngine:

@@ -65,7 +65,7 @@ CASES: dict[str, tuple[str | None, list[str]]] = {
     "database does not exist": (
         f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:5432/"
         f"test_{{ cookiecutter.project_slug }}_missing_{uuid.uuid4().hex[:12]}",
-        ["does not exist", "createdb test_{{ cookiecutter.project_slug }}_missing_"],
+        ["does not exist", "createdb -h 127.0.0.1 -U postgres test_"],
     ),
     # The URL points at a fake server (below): the real one trusts 127.0.0.1 connections.
     "wrong password": (

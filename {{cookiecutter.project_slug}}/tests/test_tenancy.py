@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from httpx import AsyncClient
 from sqlalchemy import column, inspect, select, table
 
+from {{ cookiecutter.package_name }}.revisions import current_revisions
 from {{ cookiecutter.package_name }}.tenants import TenantNameError, create_tenant, migrate_tenant
 from tests.databases import ALEMBIC_INI, engine_for, on_connection, run_alembic
 from tests.migrations.stairway import run_stairway
@@ -57,6 +58,17 @@ def add_tenants(database_url: str, *names: str) -> None:
     asyncio.run(go())
 
 
+def alembic_cli(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def head() -> str:
     return ScriptDirectory.from_config(Config(ALEMBIC_INI)).get_current_head() or ""
 
@@ -78,8 +90,14 @@ def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None
     run_alembic(database_url, for_tenant("globex", lambda config: downgrade(config, "base")))
     assert tables(database_url, "tenant_globex") == {"alembic_version"}
     assert version(database_url, "tenant_acme") == head()
+    # The deploy check and /health see the tenant that is behind.
+    behind = alembic_cli(database_url, "current", "--check-heads")
+    assert behind.returncode != 0 and "not on all head revisions" in behind.stdout + behind.stderr
+    assert on_connection(database_url, current_revisions) != frozenset({head()})
 
     run_alembic(database_url, lambda config: upgrade(config, "head"))
+    assert alembic_cli(database_url, "current", "--check-heads").returncode == 0
+    assert on_connection(database_url, current_revisions) == frozenset({head()})
 
     assert tables(database_url, "tenant_globex") == HEAD_TABLES | {"alembic_version"}
     assert version(database_url, "tenant_globex") == head()
@@ -112,14 +130,8 @@ def test_bad_tenant_names_are_refused_before_any_sql(name: str) -> None:
 
 def test_alembic_refuses_a_bad_tenant_name_without_connecting() -> None:
     # Nothing listens on port 1: an error about the name proves no connection was attempted.
-    env = {**os.environ, "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"}
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic", "-x", "tenant=acme;drop", "upgrade", "head"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    nowhere = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
+    result = alembic_cli(nowhere, "-x", "tenant=acme;drop", "upgrade", "head")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("alembic: tenant name 'acme;drop'")
     assert "Traceback" not in result.stderr

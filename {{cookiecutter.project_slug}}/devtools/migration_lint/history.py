@@ -47,9 +47,11 @@ def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def verify_base(base: str) -> None:
     result = _git("rev-parse", "--verify", "--quiet", f"{base}^" + "{commit}", cwd=Path.cwd())
     if result.returncode != 0:
-        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown"
+        detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
         raise HistoryError(
-            f"--base {base}: not a commit or ref in this git repository ({reason}); "
+            f"--base {base}: not a commit or ref in this git repository"
+            + (f" ({detail})" if detail else "")
+            + "; "
             f"fetch it first, e.g. git fetch origin {base.rsplit('/', 1)[-1]}"
         )
 

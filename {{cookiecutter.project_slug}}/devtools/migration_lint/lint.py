@@ -11,6 +11,7 @@ from devtools.migration_lint.rules import RULES
 DEFAULT_PATHS = [Path("migrations/versions")]
 ALEMBIC_INI = Path("alembic.ini")
 CLEAN, FINDINGS, UNUSABLE = 0, 1, 2
+WHY_PLACEHOLDER = "Why: <one or two sentences"
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -27,11 +28,17 @@ def _checklist(migration: Migration) -> list[Finding]:
         problem = "has no review checklist in its docstring"
         fix = "copy it from migrations/script.py.mako, " + fix
         return [Finding(migration.path, 1, "ML013", problem, fix)]
+    findings = []
     if unticked:
         line, text = unticked[0]
         problem = f"{len(unticked)} review checklist box(es) unticked, first: {text!r}"
-        return [Finding(migration.path, line, "ML013", problem, fix)]
-    return []
+        findings.append(Finding(migration.path, line, "ML013", problem, fix))
+    for number, text in enumerate(migration.lines, start=1):
+        if text.startswith(WHY_PLACEHOLDER):
+            problem = "the docstring's Why line still holds the template's placeholder"
+            why = "say what the change is for and what a reviewer must know"
+            findings.append(Finding(migration.path, number, "ML013", problem, why))
+    return findings
 
 
 def _heads(findings: list[Finding], heads: list[history.Revision]) -> None:

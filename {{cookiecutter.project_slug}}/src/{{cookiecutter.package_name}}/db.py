@@ -67,7 +67,8 @@ def explain_connection_error(database_url: str, error: BaseException) -> str:
     url = make_url(database_url)
 {%- if cookiecutter.database == "postgresql" %}
     if "does not exist" in reason and "database" in reason:
-        hint = f"create it (createdb {url.database}) or fix the name in DATABASE_URL"
+        where = f"-h {url.host} " if url.host else ""
+        hint = f"create it (createdb {where}-U {url.username} {url.database}) or fix DATABASE_URL"
     elif "does not exist" in reason and "role" in reason:
         hint = f"create the role (createuser {url.username}) or fix the user in DATABASE_URL"
     elif "password" in reason or "authentication" in reason:

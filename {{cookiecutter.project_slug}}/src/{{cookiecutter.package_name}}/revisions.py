@@ -6,12 +6,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection{{ ", inspect, select" if cookiecutter.tenancy == "schema-per-tenant" }}
 
 {% if cookiecutter.tenancy == "schema-per-tenant" -%}
+from {{ cookiecutter.package_name }}.models import Tenant
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 {% endif -%}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.tenants import schema_for
+{%- endif %}
 
 
 def head_revisions(alembic_ini: Path) -> frozenset[str]:
@@ -28,9 +32,18 @@ def head_revisions(alembic_ini: Path) -> frozenset[str]:
 
 def current_revisions(connection: Connection) -> frozenset[str]:
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    # Every tenant is migrated after the shared schema: its version stands for the deployment.
-    options = {"version_table_schema": SHARED_SCHEMA}
-    return frozenset(MigrationContext.configure(connection, opts=options).get_current_heads())
+    # At head only when the shared schema and every registered tenant are; a tenant with no
+    # revision at all shows as "base".
+    revisions = set(heads_in(connection, SHARED_SCHEMA))
+    if inspect(connection).has_table(Tenant.__tablename__, schema=SHARED_SCHEMA):
+        for name in connection.scalars(select(Tenant.name)):
+            revisions.update(heads_in(connection, schema_for(name)) or ("base",))
+    return frozenset(revisions)
+
+
+def heads_in(connection: Connection, schema: str) -> tuple[str, ...]:
+    context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
+    return context.get_current_heads()
 {%- else %}
     return frozenset(MigrationContext.configure(connection).get_current_heads())
 {%- endif %}

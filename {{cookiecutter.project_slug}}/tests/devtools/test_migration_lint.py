@@ -28,6 +28,7 @@ BAD = {
     "ml012_bad": [(26, "ML012")],
     "ml013_bad": [(8, "ML013")],
     "ml013_bad_no_checklist": [(1, "ML013")],
+    "ml013_bad_why": [(3, "ML013")],
 }
 GOOD = sorted(path.stem for path in FIXTURES.glob("*_good*.py"))
 
