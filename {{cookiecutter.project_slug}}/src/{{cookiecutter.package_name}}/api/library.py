@@ -1,9 +1,12 @@
 """CRUD endpoints for the example authors and books."""
 
+from typing import TypeVar
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.tenancy == "schema-per-tenant" -%}
 from {{ cookiecutter.package_name }}.api.tenants import TenantSessionDep as SessionDep
@@ -13,6 +16,7 @@ from {{ cookiecutter.package_name }}.api.deps import SessionDep
 from {{ cookiecutter.package_name }}.models import Author, Book
 
 router = APIRouter(tags=["library"])
+Model = TypeVar("Model", Author, Book)
 
 
 class AuthorIn(BaseModel):
@@ -43,8 +47,12 @@ class BookOut(BookIn):
     id: int
 
 
-def not_found(kind: str, id_: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {id_} does not exist")
+async def get_or_404(session: AsyncSession, model: type[Model], id_: int) -> Model:
+    found = await session.get(model, id_)
+    if found is None:
+        kind = model.__name__.lower()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {id_} does not exist")
+    return found
 
 
 @router.post("/authors", status_code=status.HTTP_201_CREATED)
@@ -69,9 +77,7 @@ async def list_authors(session: SessionDep) -> list[AuthorOut]:
 
 @router.get("/authors/{author_id}")
 async def get_author(author_id: int, session: SessionDep) -> AuthorOut:
-    author = await session.get(Author, author_id)
-    if author is None:
-        raise not_found("author", author_id)
+    author = await get_or_404(session, Author, author_id)
     return AuthorOut.model_validate(author)
 
 
@@ -95,17 +101,13 @@ async def list_books(session: SessionDep, author_id: int | None = None) -> list[
 
 @router.get("/books/{book_id}")
 async def get_book(book_id: int, session: SessionDep) -> BookOut:
-    book = await session.get(Book, book_id)
-    if book is None:
-        raise not_found("book", book_id)
+    book = await get_or_404(session, Book, book_id)
     return BookOut.model_validate(book)
 
 
 @router.patch("/books/{book_id}")
 async def update_book(book_id: int, body: BookPatch, session: SessionDep) -> BookOut:
-    book = await session.get(Book, book_id)
-    if book is None:
-        raise not_found("book", book_id)
+    book = await get_or_404(session, Book, book_id)
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(book, field, value)
     await session.commit()
@@ -114,8 +116,6 @@ async def update_book(book_id: int, body: BookPatch, session: SessionDep) -> Boo
 
 @router.delete("/books/{book_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_book(book_id: int, session: SessionDep) -> None:
-    book = await session.get(Book, book_id)
-    if book is None:
-        raise not_found("book", book_id)
+    book = await get_or_404(session, Book, book_id)
     await session.delete(book)
     await session.commit()
