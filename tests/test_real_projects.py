@@ -262,3 +262,23 @@ def test_schema_per_tenant_bake_migrates_every_tenant(
 
     suite = run(["pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert " passed" in suite.stdout and "failed" not in suite.stdout
+
+
+def test_default_bake_nox_sessions_run_green(
+    tmp_path: Path, clean_env: dict[str, str], postgres_database: str
+) -> None:
+    project = bake(tmp_path)
+    tools = str(Path(sys.executable).parent)
+    env = {
+        **clean_env,
+        "PATH": f"{tools}:{clean_env['PATH']}",
+        "DATABASE_URL": f"postgresql+asyncpg://{POSTGRES_SERVER}/{postgres_database}",
+    }
+    listed = run([tool("nox"), "--list"], project, env).stdout
+    for session in ("lint", "typecheck", "tests", "migrations", "lint-migrations"):
+        assert f"* {session} -> " in listed
+
+    run([tool("nox"), "-s", "lint", "typecheck", "migrations", "lint-migrations"], project, env)
+    # posargs reach pytest; the full suite runs in test_baked_project_migrates_tests_and_lints.
+    tests = run([tool("nox"), "-s", "tests", "--", "-k", "health"], project, env)
+    assert "deselected" in tests.stdout + tests.stderr
