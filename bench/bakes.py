@@ -4,15 +4,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import bake, median, remove
-from tests.conftest import VALID_COMBINATIONS, combination_id
+from bench.common import median, remove
+from tests.conftest import VALID_COMBINATIONS, bake, combination_id
 
 
 def time_bake(context: dict[str, str]) -> float:
     output_dir = Path(tempfile.mkdtemp(prefix="bench-bake-"))
     try:
         start = time.perf_counter()
-        bake(output_dir, context)
+        bake(output_dir, **context)
         return time.perf_counter() - start
     finally:
         remove(output_dir)

@@ -1,6 +1,5 @@
 """Baking, installing and timing baked projects; scratch PostgreSQL databases."""
 
-import asyncio
 import json
 import os
 import shutil
@@ -14,12 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
-from cookiecutter.main import cookiecutter
+from tests.conftest import POSTGRES_SERVER, scratch_postgres_database
 
-TEMPLATE = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
-PG_SERVER = "postgres@127.0.0.1:5432"
 
 
 def median(values: list[float]) -> float:
@@ -35,23 +31,6 @@ def uv() -> str:
     # The uv from the template's dev environment, so the bench needs nothing else installed.
     beside_python = Path(sys.executable).parent / "uv"
     return str(beside_python) if beside_python.exists() else "uv"
-
-
-def bake(output_dir: Path, context: dict[str, str] | None = None) -> Path:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # A private config keeps replay files and template clones out of the user's home.
-    config = output_dir / "cookiecutter-config.yaml"
-    config.write_text(
-        f"replay_dir: {output_dir / 'replay'}\ncookiecutters_dir: {output_dir / 'clones'}\n"
-    )
-    project = cookiecutter(
-        str(TEMPLATE),
-        no_input=True,
-        extra_context=context or {},
-        output_dir=str(output_dir),
-        config_file=str(config),
-    )
-    return Path(project)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -123,23 +102,11 @@ def run_pytest(project: Path, database_url: str, args: list[str], scratch: Path)
     return run
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(f"postgresql://{PG_SERVER}/postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """A database of the bench's own on the local server; yields its asyncpg DSN."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://{PG_SERVER}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres_database("bench") as name:
+        yield f"postgresql://{POSTGRES_SERVER}/{name}"
 
 
 def sqlalchemy_url(dsn: str) -> str:

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from bench import bakes, report, scaling, suites
-from bench.common import bake, install, remove, scratch_database, sqlalchemy_url
+from bench.common import install, remove, scratch_database, sqlalchemy_url
+from tests.conftest import bake
 
 
 def progress(message: str) -> None:
@@ -42,7 +43,7 @@ def main() -> None:
 
         progress("baking and installing the default project and its SQLite variant")
         postgresql = bake(scratch / "postgresql")
-        sqlite = bake(scratch / "sqlite", {"database": "sqlite", "docker": "no"})
+        sqlite = bake(scratch / "sqlite", database="sqlite", docker="no")
         install(postgresql)
         install(sqlite)
         package = next((postgresql / "src").iterdir()).name

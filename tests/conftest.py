@@ -1,16 +1,22 @@
 """Baking helpers shared by the template tests."""
 
+import asyncio
 import itertools
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgres@127.0.0.1:5432")
 SLUG = "my_service"
 
 OPTIONS: dict[str, list[str]] = {
@@ -49,10 +55,40 @@ VALID_COMBINATIONS = [
 
 def bake(output_dir: Path, **answers: Any) -> Path:
     """Render the template with the given answers (defaults otherwise); return the project."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # A private config keeps replay files and template clones out of the user's home.
+    config = output_dir / "cookiecutter-config.yaml"
+    config.write_text(
+        f"replay_dir: {output_dir / 'replay'}\ncookiecutters_dir: {output_dir / 'clones'}\n"
+    )
     project = cookiecutter(
-        str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=answers
+        str(TEMPLATE),
+        no_input=True,
+        output_dir=str(output_dir),
+        extra_context=answers,
+        config_file=str(config),
     )
     return Path(project)
+
+
+async def run_as_admin(statement: str) -> None:
+    """One statement on the local server's maintenance database."""
+    connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/postgres", timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """The name of a new database on the local server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(run_as_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        asyncio.run(run_as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def run(

@@ -1,11 +1,9 @@
 """Representative bakes, installed in their own virtualenv and run against a real database."""
 
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +11,18 @@ import asyncpg
 import pytest
 import yaml
 
-from tests.conftest import SLUG, bake, run, tool
+from tests.conftest import (
+    POSTGRES_SERVER,
+    SLUG,
+    bake,
+    run,
+    run_as_admin,
+    scratch_postgres_database,
+    tool,
+)
 
 pytestmark = pytest.mark.realdb
 
-POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgres@127.0.0.1:5432")
 UNREACHABLE_URL = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
 
 REPRESENTATIVE = {
@@ -37,14 +42,6 @@ class Note(Base):
 """
 
 
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/postgres", timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def fetch_column(database: str, query: str) -> set[str]:
     connection = await asyncpg.connect(f"postgresql://{POSTGRES_SERVER}/{database}", timeout=5)
     try:
@@ -57,19 +54,15 @@ async def fetch_column(database: str, query: str) -> set[str]:
 def postgres_is_reachable() -> None:
     """The real-database tests fail, never skip, when PostgreSQL is not there."""
     try:
-        asyncio.run(admin("SELECT 1"))
+        asyncio.run(run_as_admin("SELECT 1"))
     except (OSError, asyncpg.PostgresError) as error:
         pytest.fail(f"PostgreSQL at {POSTGRES_SERVER} is unreachable ({error}): start it first")
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    name = f"template_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_postgres_database("template_test") as name:
         yield name
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 class Database:

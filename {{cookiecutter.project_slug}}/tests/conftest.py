@@ -31,7 +31,13 @@ from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.tenants import create_tenant
 {%- endif %}
-from tests.databases import ALEMBIC_INI, engine_for, run_alembic, scratch_database
+from tests.databases import (
+    ALEMBIC_INI,
+    alembic_config_for,
+    engine_for,
+    run_alembic,
+    scratch_database,
+)
 
 
 @pytest.fixture
@@ -42,9 +48,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def alembic_config() -> Config:
-    config = Config(ALEMBIC_INI)
-    config.attributes["configure_logger"] = False
-    return config
+    return alembic_config_for(None)
 
 
 @pytest.fixture

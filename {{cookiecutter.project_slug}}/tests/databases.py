@@ -52,8 +52,10 @@ def on_connection(database_url: str, work: Callable[[Connection], T]) -> T:
     return asyncio.run(run())
 
 
-def alembic_config_for(connection: Connection, script_location: Path | None = None) -> Config:
-    """An Alembic config that runs env.py on this connection instead of opening its own."""
+def alembic_config_for(
+    connection: Connection | None, script_location: Path | None = None
+) -> Config:
+    """An Alembic config for the tests; env.py runs on `connection` when one is given."""
     config = Config(ALEMBIC_INI)
     config.attributes["configure_logger"] = False
     config.attributes["connection"] = connection
