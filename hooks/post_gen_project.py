@@ -1,14 +1,20 @@
-"""Remove the files that belong to options the user did not choose.
+"""Shape the baked project to its answers, record how it was baked, and say where it is.
 
-FEATURE_FILES is the one place that says which file belongs to which answer.
+FEATURE_FILES and VARIANT_FILES are the one place that says which file belongs to which answer;
+the functions below only apply them. Nothing here uses the network.
 """
 
 import json
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
+# cookiecutter renders hooks from inside the template directory: this is its absolute path.
+TEMPLATE_DIR = r"""{{ '.' | absolute_path }}"""
 
 # Which answers a group of files needs; the files are removed unless every answer matches.
 FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
@@ -47,15 +53,54 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
     ({"database": "postgresql"}, ["tests/test_postgresql_safety.py", ".squawk.toml"]),
 ]
 
+# Whole-file variants: (answers needed, target, variant). The variant, named
+# `<stem>.<variant>.<ext>` beside its target, replaces the target when every answer matches;
+# afterwards no variant file is left, whatever the answers. Variants apply before FEATURE_FILES
+# prunes, so a pruned target stays pruned.
+VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
+    ({"tenancy": "schema-per-tenant"}, "migrations/env.py", "migrations/env.tenants.py"),
+    ({"database": "sqlite"}, "compose.yaml", "compose.sqlite.yaml"),
+]
+
+# Where a template given as `gh:org/name`, `https://...` or `git@host:...` was cloned from
+# (cookiecutter clones those); anything else is a local directory.
+REMOTE_TEMPLATE = re.compile(r"^[A-Za-z][\w+.-]+:|^[\w.-]+@")
+
+
+def matches(answers: dict[str, str], needs: dict[str, str]) -> bool:
+    return all(answers[option] == value for option, value in needs.items())
+
 
 def paths_to_remove(answers: dict[str, str]) -> list[str]:
     package = answers["package_name"]
     return [
         path.format(package=package)
         for needs, paths in FEATURE_FILES
-        if any(answers[option] != value for option, value in needs.items())
+        if not matches(answers, needs)
         for path in paths
     ]
+
+
+def variants_to_apply(answers: dict[str, str]) -> list[tuple[str, str]]:
+    """(variant, target) pairs whose answers match, in table order."""
+    package = answers["package_name"]
+    return [
+        (variant.format(package=package), target.format(package=package))
+        for needs, target, variant in VARIANT_FILES
+        if matches(answers, needs)
+    ]
+
+
+def variant_sources(answers: dict[str, str]) -> list[str]:
+    """Every variant file of the table: none of them belongs in a baked project."""
+    return [variant.format(package=answers["package_name"]) for _, _, variant in VARIANT_FILES]
+
+
+def apply_variants(project_dir: Path, answers: dict[str, str]) -> None:
+    for variant, target in variants_to_apply(answers):
+        # A missing variant is a bug in the template: fail the bake rather than ship the default.
+        (project_dir / variant).replace(project_dir / target)
+    remove(project_dir, variant_sources(answers))
 
 
 def remove(project_dir: Path, relative_paths: list[str]) -> None:
@@ -67,9 +112,65 @@ def remove(project_dir: Path, relative_paths: list[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def baked_by_cruft(context: dict[str, Any]) -> bool:
+    """cruft create and update render with `_commit` set, and write .cruft.json themselves."""
+    return "_commit" in context
+
+
+def cruft_record(
+    context: dict[str, Any], checkout_root: Path, commit: str, origin: str | None, template: Path
+) -> dict[str, Any]:
+    """The .cruft.json that `cruft create` would have written for this bake.
+
+    A remote template is recorded by the URL its clone came from, a local one by its path, so
+    that `cruft check` and `cruft update` find the same template again.
+    """
+    remote = REMOTE_TEMPLATE.match(context.get("_template", ""))
+    source = origin if remote and origin else str(checkout_root)
+    directory = template.relative_to(checkout_root).as_posix()
+    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    return {
+        "template": source,
+        "commit": commit,
+        "checkout": context.get("_checkout"),
+        "context": {"cookiecutter": {**answers, "_template": source, "_commit": commit}},
+        "directory": None if directory == "." else directory,
+    }
+
+
+def git(template: Path, *args: str) -> str | None:
+    """One local git query about the template's checkout; None when it is not one."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(template), *args], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def record_bake(project_dir: Path, context: dict[str, Any], template: Path) -> bool:
+    """Write .cruft.json when the template is a git checkout; return whether it was written."""
+    root, commit = git(template, "rev-parse", "--show-toplevel"), git(template, "rev-parse", "HEAD")
+    if not root or not commit:
+        return False
+    origin = git(template, "config", "--get", "remote.origin.url")
+    record = cruft_record(context, Path(root), commit, origin, template.resolve())
+    text = json.dumps(record, ensure_ascii=False, indent=2, separators=(",", ": "))
+    (project_dir / ".cruft.json").write_text(text + "\n", encoding="utf-8")
+    return True
+
+
 def main() -> int:
-    answers = json.loads(ANSWERS_JSON)
-    remove(Path.cwd(), paths_to_remove(answers))
+    context = json.loads(ANSWERS_JSON)
+    project_dir = Path.cwd()
+    apply_variants(project_dir, context)
+    remove(project_dir, paths_to_remove(context))
+    if baked_by_cruft(context):
+        return 0
+    print(f"Created {project_dir}. Next: cd {project_dir} and follow README.md's Quickstart.")
+    if not record_bake(project_dir, context, Path(TEMPLATE_DIR)):
+        print("No .cruft.json: the template is not a git checkout, so cruft cannot update this.")
     return 0
 
 

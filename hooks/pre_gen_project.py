@@ -52,11 +52,6 @@ def problems(answers: dict[str, str]) -> list[str]:
             "tenancy=schema-per-tenant needs PostgreSQL schemas, which database=sqlite lacks: "
             "answer database=postgresql or tenancy=single"
         )
-    if answers["database"] == "sqlite" and answers["docker"] == "yes":
-        found.append(
-            "docker=yes runs a local PostgreSQL, which database=sqlite does not use: "
-            "answer docker=no or database=postgresql"
-        )
     problem = exclude_problem(answers["autogenerate_exclude"])
     if problem:
         found.append(problem)
