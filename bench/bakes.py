@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from bench.common import median, remove
-from tests.conftest import VALID_COMBINATIONS, bake, combination_id
+from tests.helpers import VALID_COMBINATIONS, bake, combination_id
 
 
 def time_bake(context: dict[str, str]) -> float:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import POSTGRES_SERVER, scratch_postgres_database
+from tests.helpers import POSTGRES_SERVER, scratch_postgres_database
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import bakes, report, scaling, suites
 from bench.common import install, remove, scratch_database, sqlalchemy_url
-from tests.conftest import bake
+from tests.helpers import bake
 
 
 def progress(message: str) -> None:

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE
+from tests.helpers import TEMPLATE
 
 CASES = {
     "slug-with-dash": (["project_slug=my-service"], "project_slug 'my-service' is not a valid"),
+    "slug-with-leading-digit": (["project_slug=2fa"], "project_slug '2fa' is not a valid"),
+    "package-with-accent": (["package_name=café"], "package_name 'café' is not a valid"),
     "keyword-package": (["package_name=import"], "package_name 'import' is a Python keyword"),
     "empty-name": (["project_name= "], "project_name is empty"),
-    "sqlite-with-docker": (["database=sqlite", "docker=yes"], "docker=yes runs a local PostgreSQL"),
     "sqlite-with-tenants": (
-        ["database=sqlite", "docker=no", "tenancy=schema-per-tenant"],
+        ["database=sqlite", "tenancy=schema-per-tenant"],
         "tenancy=schema-per-tenant needs PostgreSQL",
     ),
     "bad-exclusion": (["autogenerate_exclude=a;b"], "autogenerate_exclude item 'a;b'"),

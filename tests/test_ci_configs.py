@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import SLUG, TEMPLATE, VALID_COMBINATIONS, bake, combination_id, run, tool
+from tests.helpers import (
+    SLUG,
+    START_DATABASES,
+    TEMPLATE,
+    VALID_COMBINATIONS,
+    bake,
+    combination_id,
+    run,
+    tool,
+)
 
 PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"uses: \S+ # v\d+(\.\d+)*$")
@@ -162,6 +171,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
     else:
         assert services == {}
         assert job["env"]["DATABASE_URL"] == SQLITE_URL
+    assert job["env"]["UV_COMPILE_BYTECODE"] == "1"
 
     setup_python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert setup_python["with"]["python-version"] == "3.13"
@@ -227,6 +237,7 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
         assert "services" not in job
         assert job["variables"]["DATABASE_URL"] == SQLITE_URL
     assert job["variables"]["GIT_DEPTH"] == 0
+    assert pipeline["variables"]["UV_COMPILE_BYTECODE"] == "1"
     assert nox_sessions_run_by(job["script"]) == set(default_nox_sessions(project))
     assert "alembic upgrade head --sql > migrations.sql" in job["script"]
     assert job["artifacts"]["paths"] == ["migrations.sql"]
@@ -302,6 +313,24 @@ def test_compose_runs_a_local_postgresql_and_migrates_only_on_request(tmp_path: 
     assert "profiles" not in app and "command" not in app
 
 
+def test_compose_with_sqlite_keeps_the_database_file_on_a_volume(tmp_path: Path) -> None:
+    project = bake(tmp_path, database="sqlite")
+    compose = load(project / "compose.yaml")
+    assert set(compose["services"]) == {"migrate", "app"}, "no database server for SQLite"
+    assert list(compose["volumes"]) == ["db-data"]
+    for service in compose["services"].values():
+        assert service["build"] == "."
+        assert service["volumes"] == ["db-data:/data"]
+        assert service["environment"]["DATABASE_URL"] == f"sqlite+aiosqlite:////data/{SLUG}.db"
+        assert "depends_on" not in service
+    assert compose["services"]["migrate"]["command"] == ["alembic", "upgrade", "head"]
+    # A new named volume takes the owner of the image's directory: the app's user must own it.
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "RUN mkdir /data && chown 10001:10001 /data\n" in dockerfile
+    assert "USER 10001:10001\n" in dockerfile
+    assert "/data" not in bake(tmp_path / "postgresql").joinpath("Dockerfile").read_text()
+
+
 @pytest.mark.parametrize("python_version", ["3.11", "3.13"])
 def test_dockerfile_builds_a_slim_non_root_image_that_does_not_migrate(
     tmp_path: Path, python_version: str
@@ -324,11 +353,31 @@ def test_dockerfile_builds_a_slim_non_root_image_that_does_not_migrate(
     copied = {argument.split()[0] for argument in by_name["COPY"]}
     assert {"alembic.ini", "migrations", "src"} <= copied
     assert not any("[dev]" in argument for argument in by_name["RUN"])
+    # pip compiles by default; stated, because the image runs with PYTHONDONTWRITEBYTECODE=1.
+    assert any("pip install --compile ." in argument for argument in by_name["RUN"])
     ignored = (project / ".dockerignore").read_text().splitlines()
     assert {".env", ".venv/", ".git/"} <= set(ignored)
 
 
 # --- the template's own tooling --------------------------------------------------------------
+
+
+def test_template_compose_starts_the_databases_the_tests_expect() -> None:
+    compose = TEMPLATE / "compose.yaml"
+    check_schema("vendor.compose-spec", compose)
+    services = load(compose)["services"]
+    postgres, mariadb = services["postgres"], services["mariadb"]
+    assert int(postgres["image"].removeprefix("postgres:")) >= 15
+    assert postgres["environment"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
+    assert postgres["ports"] == ["127.0.0.1:5432:5432"]
+    assert mariadb["image"] == "mariadb:10.11"
+    assert mariadb["environment"] == {"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD": "1"}
+    assert mariadb["ports"] == ["127.0.0.1:3306:3306"]
+    for service in (postgres, mariadb):
+        assert "healthcheck" in service, "`docker compose up -d --wait` waits on it"
+    readme = (TEMPLATE / "README.md").read_text()
+    assert "docker compose up -d --wait" in readme
+    assert "docker compose up -d --wait" in START_DATABASES
 
 
 def test_template_workflows_pass_schema_and_zizmor() -> None:

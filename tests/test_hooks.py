@@ -1,40 +1,46 @@
-"""Unit tests for the pure functions in the cookiecutter hooks."""
+"""Unit tests for the pure functions in the cookiecutter hooks and the template's Jinja filters."""
 
-import importlib.util
+import ast
+import json
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from jinja2 import Environment
 
-HOOKS = Path(__file__).resolve().parents[1] / "hooks"
+import local_extensions
+from tests.helpers import (
+    DEFAULTS,
+    OPTIONS,
+    TEMPLATE,
+    VALID_COMBINATIONS,
+    combination_id,
+    post_gen,
+    pre_gen,
+)
 
-DEFAULTS = {
-    "project_name": "My Service",
-    "project_slug": "my_service",
-    "package_name": "my_service",
-    "database": "postgresql",
-    "tenancy": "single",
-    "example_model": "yes",
-    "ci": "github",
-    "docker": "yes",
-    "autogenerate_exclude": "",
-}
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, HOOKS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pre_gen = load("pre_gen_project")
-post_gen = load("post_gen_project")
+# --- pre-gen: answers -------------------------------------------------------------------------
 
 
 def test_default_answers_have_no_problems() -> None:
     assert pre_gen.problems(DEFAULTS) == []
+    assert DEFAULTS["project_slug"] == DEFAULTS["package_name"] == "my_service"
+
+
+def test_every_single_valid_answer_bakes_without_a_second_one() -> None:
+    for option, values in OPTIONS.items():
+        for value in values:
+            assert pre_gen.problems({**DEFAULTS, option: value}) == [], f"{option}={value}"
+
+
+def test_the_matrix_has_readable_unique_ids_and_only_valid_combinations() -> None:
+    ids = [combination_id(answers) for answers in VALID_COMBINATIONS]
+    assert len(set(ids)) == len(ids)
+    assert "sqlite-no-example-gitlab-no-docker" in ids
+    assert "sqlite-example-github-docker" in ids
+    assert not any(name.startswith("sqlite-tenants") for name in ids)
 
 
 @pytest.mark.parametrize(
@@ -65,22 +71,21 @@ def test_a_bad_slug_is_reported_once_when_the_package_name_is_derived_from_it() 
     assert [problem.split(" ")[0] for problem in found] == ["project_slug"]
 
 
-def test_sqlite_with_docker_is_incompatible() -> None:
-    found = pre_gen.problems({**DEFAULTS, "database": "sqlite", "docker": "yes"})
-    assert found == [
-        "docker=yes runs a local PostgreSQL, which database=sqlite does not use: "
-        "answer docker=no or database=postgresql"
-    ]
+def test_sqlite_with_docker_is_accepted() -> None:
+    assert pre_gen.problems({**DEFAULTS, "database": "sqlite", "docker": "yes"}) == []
 
 
 def test_sqlite_with_schema_per_tenant_is_incompatible() -> None:
-    answers = {**DEFAULTS, "database": "sqlite", "docker": "no", "tenancy": "schema-per-tenant"}
+    answers = {**DEFAULTS, "database": "sqlite", "tenancy": "schema-per-tenant"}
     [problem] = pre_gen.problems(answers)
     assert problem.startswith("tenancy=schema-per-tenant needs PostgreSQL schemas")
 
 
 def test_exclusions_accept_names_and_prefixes() -> None:
     assert pre_gen.exclude_problem("audit_*, spatial_ref_sys,") is None
+
+
+# --- post-gen: features and variants ----------------------------------------------------------
 
 
 def test_defaults_keep_every_default_feature() -> None:
@@ -116,3 +121,182 @@ def test_remove_deletes_files_and_directories(tmp_path: Path) -> None:
     (tmp_path / "single").write_text("x")
     post_gen.remove(tmp_path, ["dir", "single", "never-existed"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_variant_files_are_named_beside_their_target() -> None:
+    for _, target, variant in post_gen.VARIANT_FILES:
+        target_path, variant_path = Path(target), Path(variant)
+        assert variant_path.parent == target_path.parent, variant
+        assert variant_path.name.startswith(target_path.stem + "."), variant
+        assert variant_path.suffix == target_path.suffix, variant
+        assert len(variant_path.suffixes) >= 2, f"{variant}: not <stem>.<variant>.<ext>"
+
+
+def test_matching_variants_are_chosen_and_every_variant_is_a_source() -> None:
+    tenants = {**DEFAULTS, "tenancy": "schema-per-tenant"}
+    chosen = post_gen.variants_to_apply(tenants)
+    assert ("migrations/env.tenants.py", "migrations/env.py") in chosen
+    assert post_gen.variants_to_apply({**DEFAULTS, "database": "sqlite"}) == [
+        ("compose.sqlite.yaml", "compose.yaml")
+    ]
+    assert post_gen.variants_to_apply(DEFAULTS) == []
+    sources = post_gen.variant_sources(DEFAULTS)
+    assert {"migrations/env.tenants.py", "compose.sqlite.yaml"} <= set(sources)
+
+
+def test_apply_variants_replaces_the_target_and_leaves_no_source(tmp_path: Path) -> None:
+    variants = [(variant, target) for _, target, variant in post_gen.VARIANT_FILES]
+    for variant, target in variants:
+        (tmp_path / variant).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / target).write_text("default")
+        (tmp_path / variant).write_text(f"variant of {target}")
+    post_gen.apply_variants(tmp_path, {**DEFAULTS, "tenancy": "schema-per-tenant"})
+    assert (tmp_path / "migrations/env.py").read_text() == "variant of migrations/env.py"
+    assert (tmp_path / "compose.yaml").read_text() == "default"
+    assert not any((tmp_path / variant).exists() for variant, _ in variants)
+
+
+def test_a_missing_variant_fails_the_bake(tmp_path: Path) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "env.py").write_text("default")
+    with pytest.raises(FileNotFoundError):
+        post_gen.apply_variants(tmp_path, {**DEFAULTS, "tenancy": "schema-per-tenant"})
+
+
+# --- post-gen: the bake's record ----------------------------------------------------------------
+
+
+def record(template: str, root: str, directory: str, origin: str | None) -> dict[str, object]:
+    context = {**DEFAULTS, "_template": template, "_repo_dir": "x", "_checkout": None}
+    return post_gen.cruft_record(context, Path(root), "abc123", origin, Path(root) / directory)
+
+
+def test_a_local_template_is_recorded_by_path_with_the_answers() -> None:
+    recorded = record("../alembic-starter", "/src/alembic-starter", ".", "git@host:org/x.git")
+    assert recorded["template"] == "/src/alembic-starter"
+    assert recorded["commit"] == "abc123"
+    assert recorded["directory"] is None
+    assert recorded["context"] == {
+        "cookiecutter": {**DEFAULTS, "_template": "/src/alembic-starter", "_commit": "abc123"}
+    }
+
+
+@pytest.mark.parametrize(
+    "template", ["gh:org/alembic-starter", "https://github.com/org/x", "git@github.com:org/x.git"]
+)
+def test_a_cloned_template_is_recorded_by_the_url_it_came_from(template: str) -> None:
+    origin = "https://github.com/org/alembic-starter.git"
+    recorded = record(template, "/home/me/.cookiecutters/alembic-starter", "sub", origin)
+    assert recorded["template"] == origin
+    assert recorded["directory"] == "sub"
+
+
+def test_cruft_renders_are_recognised() -> None:
+    assert post_gen.baked_by_cruft({**DEFAULTS, "_commit": "abc"})
+    assert not post_gen.baked_by_cruft({**DEFAULTS, "_repo_dir": "/x"})
+
+
+def test_no_record_outside_a_git_checkout(tmp_path: Path) -> None:
+    assert not post_gen.record_bake(tmp_path, {**DEFAULTS, "_template": "x"}, tmp_path)
+    assert not (tmp_path / ".cruft.json").exists()
+
+
+# --- the Jinja filters --------------------------------------------------------------------------
+
+AWKWARD = [
+    "plain",
+    'Say "hi"',
+    "it's",
+    "both \"a\" and 'b'",
+    "back\\slash",
+    "ends in a backslash\\",
+    "C:\\new\\table",
+    "tab\there",
+    "Café Service — ünïcödé ✓",
+    "delete\x7f",
+    '"""triple"""',
+    'ends with a quote"',
+    '"starts with a quote',
+    "",
+    "x" * 150 + " y",
+    " ".join(["word"] * 40),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("My Service", "my_service"),
+        ("Billing API (v2)", "billing_api_v2"),
+        ("2FA Service", "svc_2fa_service"),
+        ("Café Service", "cafe_service"),
+        ("Straße--Plan__B", "strasse_plan_b"),
+        ("class", "svc_class"),
+        ("Match", "svc_match"),
+        ("!!!", "svc"),
+    ],
+)
+def test_a_typed_name_derives_a_valid_identifier(name: str, slug: str) -> None:
+    assert local_extensions.slugify_identifier(name) == slug
+    assert pre_gen.identifier_problem("project_slug", slug) is None
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_python_string_is_the_literal_ruff_format_would_write(tmp_path: Path, value: str) -> None:
+    literal = local_extensions.python_string(value)
+    assert ast.literal_eval(literal) == value
+    docstring = local_extensions.python_docstring(value)
+    assert " ".join(ast.literal_eval(docstring).split()) == " ".join(value.split())
+    source = tmp_path / "module.py"
+    source.write_text(f"{docstring}\n\nTITLE = {literal}\n")
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length=100", "-"],
+        input=source.read_text(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert formatted.stdout == source.read_text()
+    assert all(len(line) <= 100 or " " not in line for line in docstring.splitlines())
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_toml_string_and_author_round_trip(value: str) -> None:
+    assert tomllib.loads(f"v = {local_extensions.toml_string(value)}")["v"] == value
+    authors = tomllib.loads(f"v = [{local_extensions.toml_author(value + ' <a@b.example>')}]")
+    name = {"name": value} if value else {}
+    assert authors["v"] == [{**name, "email": "a@b.example"}]
+
+
+def test_an_author_is_split_into_name_and_email() -> None:
+    author = local_extensions.toml_author
+    assert author("Your Name <you@example.com>") == (
+        '{ name = "Your Name", email = "you@example.com" }'
+    )
+    assert author("Ada Lovelace") == '{ name = "Ada Lovelace" }'
+    assert author("<ada@example.com>") == '{ email = "ada@example.com" }'
+    assert author("  ") == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "markdown"),
+    [
+        ("My Service", "My Service"),
+        ("my_service is *not* [a link](x) <b>", r"my_service is \*not\* \[a link\](x) \<b\>"),
+        ("`code` and C:\\path", "\\`code\\` and C:\\\\path"),
+        ("# not a heading #2", "\\# not a heading \\#2"),
+        ("- not a list", "\\- not a list"),
+        ("1. not a list", "1\\. not a list"),
+        ("2FA Service", "2FA Service"),
+    ],
+)
+def test_markdown_text_renders_as_typed(value: str, markdown: str) -> None:
+    assert local_extensions.markdown_text(value) == markdown
+
+
+def test_the_filters_are_registered_under_their_names() -> None:
+    environment = Environment(extensions=[local_extensions.TemplateFilters])
+    rendered = environment.from_string("{{ name | python_string }} {{ name | toml_string }}")
+    assert rendered.render(name='a "b"') == '\'a "b"\' "a \\"b\\""'
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    assert context["_extensions"] == ["local_extensions.TemplateFilters"]

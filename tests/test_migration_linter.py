@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bake
+from tests.helpers import bake
 
 DANGEROUS = '''"""Drop pages.
 

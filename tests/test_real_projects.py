@@ -11,12 +11,12 @@ import asyncpg
 import pytest
 import yaml
 
-from tests.conftest import (
+from tests.helpers import (
     POSTGRES_SERVER,
     SLUG,
     bake,
+    postgres_problem,
     run,
-    run_as_admin,
     scratch_postgres_database,
     tool,
 )
@@ -27,7 +27,7 @@ UNREACHABLE_URL = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
 
 REPRESENTATIVE = {
     "postgresql-default": {},
-    "sqlite": {"database": "sqlite", "docker": "no"},
+    "sqlite": {"database": "sqlite"},
     "postgresql-no-example-gitlab": {"example_model": "no", "ci": "gitlab", "docker": "no"},
 }
 
@@ -53,10 +53,9 @@ async def fetch_column(database: str, query: str) -> set[str]:
 @pytest.fixture(scope="session", autouse=True)
 def postgres_is_reachable() -> None:
     """The real-database tests fail, never skip, when PostgreSQL is not there."""
-    try:
-        asyncio.run(run_as_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as error:
-        pytest.fail(f"PostgreSQL at {POSTGRES_SERVER} is unreachable ({error}): start it first")
+    problem = postgres_problem()
+    if problem:
+        pytest.fail(problem)
 
 
 @pytest.fixture
@@ -106,7 +105,13 @@ def install(project: Path, env: dict[str, str]) -> dict[str, str]:
     venv = project / ".venv"
     run([tool("uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], project, env)
     venv_env = {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
-    run([tool("uv"), "pip", "install", "--quiet", "-e", ".[dev]"], project, venv_env)
+    # Compiled once here: alembic, pytest and uvicorn subprocesses then import bytecode even
+    # where PYTHONDONTWRITEBYTECODE is set (uv, unlike pip, compiles only when asked).
+    run(
+        [tool("uv"), "pip", "install", "--quiet", "--compile-bytecode", "-e", ".[dev]"],
+        project,
+        venv_env,
+    )
     return venv_env
 
 
@@ -266,6 +271,8 @@ def test_default_bake_nox_sessions_run_green(
         **clean_env,
         "PATH": f"{tools}:{clean_env['PATH']}",
         "DATABASE_URL": f"postgresql+asyncpg://{POSTGRES_SERVER}/{postgres_database}",
+        # nox's sessions install with uv, which compiles bytecode only when asked.
+        "UV_COMPILE_BYTECODE": "1",
     }
     listed = run([tool("nox"), "--list"], project, env).stdout
     for session in ("lint", "typecheck", "tests", "migrations", "lint-migrations"):
