@@ -19,6 +19,8 @@ from slugify import slugify
 # What a derived identifier gets in front when it would start with a digit, be a Python
 # keyword, or be empty: `2FA Service` -> `svc_2fa_service`.
 IDENTIFIER_PREFIX = "svc"
+# At most what PostgreSQL allows in a database name, which the slug becomes; cut at a word.
+IDENTIFIER_LENGTH = 63
 AUTHOR_WITH_EMAIL = re.compile(r"(?P<name>.*?)\s*<(?P<email>[^<>\s@]+@[^<>\s@]+)>")
 TOML_ESCAPES = {
     '"': '\\"',
@@ -43,12 +45,16 @@ def slugify_identifier(name: str) -> str:
     """A lowercase ASCII Python identifier for a human name: `Café Service` -> `cafe_service`.
 
     Accents are transliterated, every other run of characters becomes one `_`, and the edges are
-    stripped; a name that would start with a digit, be a keyword or be empty gets `svc_` in front.
+    stripped; a name that would start with a digit, be a keyword or be empty gets `svc_` in front,
+    and a long one is cut at a word to 63 characters.
     """
-    slug = slugify(name, separator="_")
-    if not slug or slug[0].isdigit() or keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
-        return f"{IDENTIFIER_PREFIX}_{slug}" if slug else IDENTIFIER_PREFIX
-    return slug
+    slug = slugify(name, separator="_", max_length=IDENTIFIER_LENGTH, word_boundary=True)
+    is_keyword = keyword.iskeyword(slug) or keyword.issoftkeyword(slug)
+    if slug and not slug[0].isdigit() and not is_keyword:
+        return slug
+    room = IDENTIFIER_LENGTH - len(IDENTIFIER_PREFIX) - 1
+    rest = slugify(name, separator="_", max_length=room, word_boundary=True)
+    return f"{IDENTIFIER_PREFIX}_{rest}" if rest else IDENTIFIER_PREFIX
 
 
 def python_string(value: str) -> str:

@@ -12,6 +12,8 @@ import sys
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 
 EXCLUDE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?")
+# The slug names the PostgreSQL database; PostgreSQL truncates longer names to 63 bytes.
+POSTGRES_NAME_LIMIT = 63
 
 
 def identifier_problem(option: str, value: str) -> str | None:
@@ -47,6 +49,12 @@ def problems(answers: dict[str, str]) -> list[str]:
         repeated = option == "package_name" and answers["package_name"] == answers["project_slug"]
         if problem and not repeated:
             found.append(problem)
+    slug_length = len(answers["project_slug"].encode())
+    if answers["database"] == "postgresql" and slug_length > POSTGRES_NAME_LIMIT:
+        found.append(
+            f"project_slug is {slug_length} characters and names the PostgreSQL database, "
+            f"which allows {POSTGRES_NAME_LIMIT}: choose a shorter slug"
+        )
     if answers["database"] == "sqlite" and answers["tenancy"] == "schema-per-tenant":
         found.append(
             "tenancy=schema-per-tenant needs PostgreSQL schemas, which database=sqlite lacks: "

@@ -12,6 +12,10 @@ CASES = {
     "slug-with-dash": (["project_slug=my-service"], "project_slug 'my-service' is not a valid"),
     "slug-with-leading-digit": (["project_slug=2fa"], "project_slug '2fa' is not a valid"),
     "package-with-accent": (["package_name=café"], "package_name 'café' is not a valid"),
+    "slug-too-long-for-postgresql": (
+        ["project_slug=" + "s" * 64],
+        "project_slug is 64 characters and names the PostgreSQL database",
+    ),
     "keyword-package": (["package_name=import"], "package_name 'import' is a Python keyword"),
     "empty-name": (["project_name= "], "project_name is empty"),
     "sqlite-with-tenants": (

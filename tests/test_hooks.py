@@ -71,6 +71,14 @@ def test_a_bad_slug_is_reported_once_when_the_package_name_is_derived_from_it() 
     assert [problem.split(" ")[0] for problem in found] == ["project_slug"]
 
 
+def test_a_slug_too_long_for_a_postgresql_database_name_is_refused() -> None:
+    slug = "s" * 64
+    [problem] = pre_gen.problems({**DEFAULTS, "project_slug": slug, "package_name": "s"})
+    assert problem.startswith("project_slug is 64 characters and names the PostgreSQL database")
+    assert pre_gen.problems({**DEFAULTS, "project_slug": slug[:63], "package_name": "s"}) == []
+    assert pre_gen.problems({**DEFAULTS, "project_slug": slug, "database": "sqlite"}) == []
+
+
 def test_sqlite_with_docker_is_accepted() -> None:
     assert pre_gen.problems({**DEFAULTS, "database": "sqlite", "docker": "yes"}) == []
 
@@ -234,7 +242,10 @@ AWKWARD = [
         ("class", "svc_class"),
         ("Match", "svc_match"),
         ("!!!", "svc"),
+        ("Word " * 20, "word" + "_word" * 11),
+        ("2" + " word" * 20, "svc_2" + "_word" * 11),
     ],
+    ids=str.strip,
 )
 def test_a_typed_name_derives_a_valid_identifier(name: str, slug: str) -> None:
     assert local_extensions.slugify_identifier(name) == slug
