@@ -10,34 +10,28 @@ from collections.abc import AsyncIterator, Iterator
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}
+from typing import Any
 
 import pytest
 from alembic.command import upgrade
 from alembic.config import Config
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine import make_url
 {%- endif %}
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine{{ ", async_sessionmaker" if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" }}
 
 {% if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" -%}
-from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.api.deps import get_sessionmaker
 {% endif -%}
-from {{ cookiecutter.package_name }}.main import app
-from {{ cookiecutter.package_name }}.revisions import head_revisions
-{%- if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" %}
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
 from {{ cookiecutter.package_name }}.settings import Settings
-{%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.tenants import create_tenant
 {%- endif %}
-from tests.databases import (
-    ALEMBIC_INI,
-    alembic_config_for,
-    engine_for,
-    run_alembic,
-    scratch_database,
-)
+from tests.databases import engine_for, run_alembic, scratch_database
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def alembic_config() -> Config:
-    return alembic_config_for(None)
+    return build_config()
 
 
 @pytest.fixture
@@ -62,61 +56,81 @@ def migrated_database_url() -> Iterator[str]:
     with scratch_database() as url:
         run_alembic(url, lambda config: upgrade(config, "head"))
         yield url
+
+
+async def started(database_url: str, **settings: Any) -> AsyncIterator[FastAPI]:
+    """The app, started as a server starts it, on database_url."""
+    app = create_app(Settings(database_url=database_url, **settings))
+    async with app.router.lifespan_context(app):
+        yield app
+{%- if cookiecutter.database == "postgresql" %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 
 
+TENANT_ADMIN_TOKEN = "test-tenant-admin-token"
+
+
+@pytest.fixture(scope="session")
+async def app(migrated_database_url: str) -> AsyncIterator[FastAPI]:
+    async for running in started(migrated_database_url, tenant_admin_token=TENANT_ADMIN_TOKEN):
+        yield running
+
+
 @pytest.fixture
-async def client(migrated_database_url: str) -> AsyncIterator[AsyncClient]:
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TENANT_ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     """An API client acting for a tenant of its own, created for this test."""
-    engine = engine_for(migrated_database_url)
     tenant = f"test_{uuid.uuid4().hex[:12]}"
-    await create_tenant(engine, tenant, ALEMBIC_INI)
-    app.state.engine = engine
-    app.state.head_revisions = head_revisions(ALEMBIC_INI)
-    app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    await create_tenant(app.state.settings, tenant)
     transport = ASGITransport(app=app)
     headers = {"X-Tenant": tenant}
     async with AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
         yield http
-    await engine.dispose()
-{%- elif cookiecutter.database == "postgresql" %}
+    app.dependency_overrides.clear()
+{%- else %}
 
 
 @pytest.fixture(scope="session")
-async def migrated_engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
-    """One pooled engine for the run: a test borrows a connection instead of opening one."""
-    engine = create_engine(Settings(database_url=migrated_database_url))
-    yield engine
-    await engine.dispose()
+async def app(migrated_database_url: str) -> AsyncIterator[FastAPI]:
+    async for running in started(migrated_database_url):
+        yield running
 
 
 @pytest.fixture
-async def client(migrated_engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     """An API client whose every write is rolled back when the test ends."""
-    async with migrated_engine.connect() as connection:
+    engine: AsyncEngine = app.state.engine
+    async with engine.connect() as connection:
         transaction = await connection.begin()
-        app.state.engine = migrated_engine
-        app.state.head_revisions = head_revisions(ALEMBIC_INI)
         # Commits inside the app release a savepoint; the outer transaction is rolled back.
-        app.state.sessions = async_sessionmaker(
+        sessions = async_sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
+        app.dependency_overrides[get_sessionmaker] = lambda: sessions
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
             yield http
+        app.dependency_overrides.clear()
         await transaction.rollback()
+{%- endif %}
 {%- else %}
 
 
 @pytest.fixture
-async def client(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[AsyncClient]:
-    """An API client on a private copy of the migrated database file."""
+async def app(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app on a private copy of the migrated database file."""
     copy = tmp_path / "test.db"
     shutil.copyfile(make_url(migrated_database_url).database or "", copy)
-    engine = engine_for(f"sqlite+aiosqlite:///{copy}")
-    app.state.engine = engine
-    app.state.head_revisions = head_revisions(ALEMBIC_INI)
-    app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async for running in started(f"sqlite+aiosqlite:///{copy}"):
+        yield running
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         yield http
-    await engine.dispose()
+    app.dependency_overrides.clear()
 {%- endif %}

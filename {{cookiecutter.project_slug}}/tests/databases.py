@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic.config import Config
 from sqlalchemy import Connection, pool
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import devtools.scratch
 from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 ALEMBIC_INI = Path("alembic.ini")
@@ -52,29 +53,20 @@ def on_connection(database_url: str, work: Callable[[Connection], T]) -> T:
     return asyncio.run(run())
 
 
-def alembic_config_for(
-    connection: Connection | None, script_location: Path | None = None
-) -> Config:
-    """An Alembic config for the tests; env.py runs on `connection` when one is given."""
-    config = Config(ALEMBIC_INI)
-    config.attributes["configure_logger"] = False
-    config.attributes["connection"] = connection
-    if script_location is not None:
-        config.set_main_option("script_location", str(script_location))
-    return config
-
-
 def run_alembic(
-    database_url: str, command: Callable[[Config], object], script_location: Path | None = None
+    database_url: str, command: Callable[[Config], object], **config_options: Any
 ) -> None:
-    """Run an alembic.command function against database_url from synchronous test code."""
+    """Run an alembic.command function against database_url from synchronous test code.
+
+    config_options go to build_config() (script_location{{ ", tenant" if cookiecutter.tenancy == "schema-per-tenant" }}).
+    """
 
     async def run() -> None:
         engine = engine_for(database_url)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(
-                    lambda sync: command(alembic_config_for(sync, script_location))
+                    lambda sync: command(build_config(sync, **config_options))
                 )
         finally:
             await engine.dispose()

@@ -1,10 +1,10 @@
 """/health reports the database and whether its schema is at the head revision."""
 
+from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import pool
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from {{ cookiecutter.package_name }}.main import app
+from {{ cookiecutter.package_name }}.api.deps import get_engine
+from tests.databases import engine_for
 
 
 async def test_health_is_ok_on_a_migrated_database(client: AsyncClient) -> None:
@@ -18,9 +18,9 @@ async def test_health_is_ok_on_a_migrated_database(client: AsyncClient) -> None:
 
 
 async def test_health_is_503_when_the_database_is_behind(
-    client: AsyncClient, database_url: str
+    app: FastAPI, client: AsyncClient, database_url: str
 ) -> None:
-    app.state.engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    app.dependency_overrides[get_engine] = lambda: engine_for(database_url)
 
     response = await client.get("/health")
 
@@ -29,14 +29,15 @@ async def test_health_is_503_when_the_database_is_behind(
     assert "alembic upgrade head" in response.json()["detail"]
 
 
-async def test_health_is_503_when_the_database_is_unreachable(client: AsyncClient) -> None:
-    app.state.engine = create_async_engine(
+async def test_health_is_503_when_the_database_is_unreachable(
+    app: FastAPI, client: AsyncClient
+) -> None:
 {%- if cookiecutter.database == "postgresql" %}
-        "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere", poolclass=pool.NullPool
+    unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
 {%- else %}
-        "sqlite+aiosqlite:////nonexistent/directory/app.db", poolclass=pool.NullPool
+    unreachable = "sqlite+aiosqlite:////nonexistent/directory/app.db"
 {%- endif %}
-    )
+    app.dependency_overrides[get_engine] = lambda: engine_for(unreachable)
 
     response = await client.get("/health")
 

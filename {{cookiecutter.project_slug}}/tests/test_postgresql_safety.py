@@ -20,28 +20,34 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.databases import run_alembic
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from {{ cookiecutter.package_name }}.migrations_runtime.session import APPLICATION_NAME
+from tests.databases import engine_for, run_alembic
 from tests.fixtures.scratch_migrations import (
     PROJECT,
     ScratchMigrations,
     alembic_environment,
+    project_head,
     revisions_and_tables,
     run,
 )
 
-# Holds the lock until every other upgrade process is queued on it, so the test proves they
-# really ran at the same moment, then records how many were waiting.
+# Holds the lock until every other upgrade process is waiting for it, so the test proves they
+# really ran at the same moment, then records how many were waiting. Waiting runs show up under
+# the application_name the migration session sets, which this session has too.
 WAIT_FOR_QUEUED_UPGRADES = """
     op.create_table("lock_waiters", sa.Column("waiting", sa.Integer, nullable=False))
     op.execute(
         '''
         DO $$
         BEGIN
-            FOR attempt IN 1..300 LOOP
+            FOR attempt IN 1..600 LOOP
+                -- pg_stat_activity is read once per transaction unless told to look again.
+                PERFORM pg_stat_clear_snapshot();
                 EXIT WHEN (
-                    SELECT count(*) FROM pg_locks
-                    WHERE locktype = 'advisory' AND NOT granted
-                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE application_name = current_setting('application_name')
+                    AND pid <> pg_backend_pid() AND datname = current_database()
                 ) >= {others};
                 PERFORM pg_sleep(0.05);
             END LOOP;
@@ -51,8 +57,9 @@ WAIT_FOR_QUEUED_UPGRADES = """
     op.execute(
         '''
         INSERT INTO lock_waiters
-        SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = current_setting('application_name')
+        AND pid <> pg_backend_pid() AND datname = current_database()
         '''
     )
 """
@@ -83,6 +90,31 @@ def upgrade_in_process(database_url: str, migrations: ScratchMigrations, revisio
         upgrade(config, revision)
 
     run_alembic(database_url, command)
+
+
+SESSION_STATE = text(
+    "SELECT current_setting('search_path'), current_setting('lock_timeout'), "
+    "current_setting('statement_timeout'), current_setting('application_name')"
+)
+
+
+def test_a_migration_run_leaves_its_connection_as_it_found_it(database_url: str) -> None:
+    async def state_before_and_after() -> tuple[object, object]:
+        engine = engine_for(database_url)
+        try:
+            async with engine.connect() as connection:
+                before = (await connection.execute(SESSION_STATE)).one()
+                await connection.commit()
+                await connection.run_sync(lambda sync: upgrade(build_config(sync), "head"))
+                after = (await connection.execute(SESSION_STATE)).one()
+                return before, after
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(state_before_and_after())
+
+    assert after == before
+    assert revisions_and_tables(database_url)[0] == {project_head()}
 
 
 def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_url: str) -> None:
@@ -130,6 +162,11 @@ def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_u
     nothing_to_do = [log for log in logs if "Nothing to do" in log]
     assert len(nothing_to_do) == processes - 1
     assert all("Running upgrade" not in log for log in nothing_to_do)
+    # A run that waits says so, and who it waits for.
+    assert all(
+        "Waiting for another migration run to finish: pid" in log and APPLICATION_NAME in log
+        for log in nothing_to_do
+    )
 
 
 async def run_process(command: list[str], environment: dict[str, str]) -> tuple[int, str, float]:

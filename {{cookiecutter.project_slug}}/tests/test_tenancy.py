@@ -1,22 +1,26 @@
 """Schema per tenant: every tenant migrated and isolated; tenant names never reach SQL unchecked."""
 
-import argparse
 import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
 
 import pytest
 from alembic.command import downgrade, upgrade
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from httpx import AsyncClient
-from sqlalchemy import column, inspect, select, table
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import column, inspect, select, table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from {{ cookiecutter.package_name }}.revisions import current_revisions
-from {{ cookiecutter.package_name }}.tenants import TenantNameError, create_tenant, migrate_tenant
-from tests.databases import ALEMBIC_INI, engine_for, on_connection, run_alembic
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.migrations_runtime.revisions import current_revisions
+from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_versions
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
+from tests.databases import ALEMBIC_INI, on_connection, run_alembic
 from tests.migrations.stairway import run_stairway
 
 BAD_NAMES = ['acme"; DROP SCHEMA shared CASCADE; --', "acme.evil", "it's", "Upper", "pg_x", ""]
@@ -25,16 +29,6 @@ HEAD_TABLES = {"authors", "books"}
 {%- else %}
 HEAD_TABLES: set[str] = set()
 {%- endif %}
-
-
-def for_tenant(name: str, command: Callable[[Config], object]) -> Callable[[Config], object]:
-    """Run an alembic command with `-x tenant=NAME`, as the command line would."""
-
-    def run(config: Config) -> object:
-        config.cmd_opts = argparse.Namespace(x=[f"tenant={name}"])
-        return command(config)
-
-    return run
 
 
 def tables(database_url: str, schema: str) -> set[str]:
@@ -47,15 +41,11 @@ def version(database_url: str, schema: str) -> str | None:
 
 
 def add_tenants(database_url: str, *names: str) -> None:
-    async def go() -> None:
-        engine = engine_for(database_url)
-        try:
-            for name in names:
-                await create_tenant(engine, name, ALEMBIC_INI)
-        finally:
-            await engine.dispose()
+    async def create_all() -> None:
+        for name in names:
+            await create_tenant(Settings(database_url=database_url), name)
 
-    asyncio.run(go())
+    asyncio.run(create_all())
 
 
 def alembic_cli(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -87,7 +77,7 @@ def test_upgrade_head_migrates_shared_template_and_every_tenant(database_url: st
 def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None:
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     add_tenants(database_url, "acme", "globex", "initech")
-    run_alembic(database_url, for_tenant("globex", lambda config: downgrade(config, "base")))
+    run_alembic(database_url, lambda config: downgrade(config, "base"), tenant="globex")
     assert tables(database_url, "tenant_globex") == {"alembic_version"}
     assert version(database_url, "tenant_acme") == head()
     # The deploy check and /health see the tenant that is behind.
@@ -117,7 +107,7 @@ def test_downgrade_base_reaches_every_schema(database_url: str) -> None:
 def test_stairway_for_shared_template_and_each_tenant(database_url: str) -> None:
     run_alembic(database_url, run_stairway)
     for name in ("acme", "globex", "initech"):
-        run_alembic(database_url, for_tenant(name, run_stairway))
+        run_alembic(database_url, run_stairway, tenant=name)
         assert tables(database_url, f"tenant_{name}") == HEAD_TABLES | {"alembic_version"}
     assert version(database_url, "shared") == head()
 
@@ -125,7 +115,7 @@ def test_stairway_for_shared_template_and_each_tenant(database_url: str) -> None
 @pytest.mark.parametrize("name", BAD_NAMES, ids=range(len(BAD_NAMES)))
 def test_bad_tenant_names_are_refused_before_any_sql(name: str) -> None:
     with pytest.raises(TenantNameError, match="tenant name"):
-        migrate_tenant(None, name, ALEMBIC_INI)  # type: ignore[arg-type]  # never reaches it
+        migrate_tenant(Settings(database_url="postgresql://nobody@127.0.0.1:1/nowhere"), name)
 
 
 def test_alembic_refuses_a_bad_tenant_name_without_connecting() -> None:
@@ -139,13 +129,17 @@ def test_alembic_refuses_a_bad_tenant_name_without_connecting() -> None:
 {%- if cookiecutter.example_model == "yes" %}
 
 
-async def test_each_tenant_sees_only_its_own_rows(client: AsyncClient) -> None:
-    other = (await client.post("/tenants", json={"name": "other_tenant"})).json()["name"]
+async def test_each_tenant_sees_only_its_own_rows(
+    client: AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    other = f"other_{uuid.uuid4().hex[:8]}"
+    registered = await client.post("/tenants", json={"name": other}, headers=admin_headers)
+    assert registered.status_code == 201
     created = await client.post("/authors", json={"name": "Ann", "email": "ann@example.com"})
     assert created.status_code == 201
 
-    assert len((await client.get("/authors")).json()) == 1
-    assert (await client.get("/authors", headers={"X-Tenant": other})).json() == []
+    assert len((await client.get("/authors")).json()["items"]) == 1
+    assert (await client.get("/authors", headers={"X-Tenant": other})).json()["items"] == []
 
 
 async def test_unknown_missing_or_bad_tenant_header(client: AsyncClient) -> None:
@@ -156,9 +150,79 @@ async def test_unknown_missing_or_bad_tenant_header(client: AsyncClient) -> None
 {%- endif %}
 
 
-async def test_registering_a_tenant_twice_or_with_a_bad_name_fails(client: AsyncClient) -> None:
-    assert (await client.post("/tenants", json={"name": "twice"})).status_code == 201
-    assert (await client.post("/tenants", json={"name": "twice"})).status_code == 409
-    response = await client.post("/tenants", json={"name": "x'; --"})
+async def test_registering_a_tenant_twice_or_with_a_bad_name_fails(
+    client: AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    name = f"twice_{uuid.uuid4().hex[:8]}"
+    created = await client.post("/tenants", json={"name": name}, headers=admin_headers)
+    assert created.status_code == 201
+    again = await client.post("/tenants", json={"name": name}, headers=admin_headers)
+    assert again.status_code == 409
+    assert "exists already" in again.json()["detail"]
+    response = await client.post("/tenants", json={"name": "x'; --"}, headers=admin_headers)
     assert response.status_code == 422
     assert "tenant name" in response.json()["detail"]
+
+
+async def test_ten_tenants_created_at_once_are_each_complete(
+    app: FastAPI, client: AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    names = [f"burst_{index}_{uuid.uuid4().hex[:8]}" for index in range(10)]
+
+    responses = await asyncio.gather(
+        *(client.post("/tenants", json={"name": name}, headers=admin_headers) for name in names)
+    )
+
+    assert [response.status_code for response in responses] == [201] * 10, responses[0].text
+    engine: AsyncEngine = app.state.engine
+    async with engine.connect() as connection:
+        versions = await connection.run_sync(schema_versions)
+    assert {name: versions.get(name) for name in names} == {name: (head(),) for name in names}
+    assert (await client.get("/health")).status_code == 200
+
+
+def test_the_same_tenant_created_twice_at_once_from_the_cli(database_url: str) -> None:
+    run_alembic(database_url, lambda config: upgrade(config, "head"))
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.tenants", "create", "twin"]
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    started = [
+        subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [process.communicate()[1] for process in started]
+
+    assert sorted(process.returncode for process in started) == [0, 2], errors
+    [failure] = [error for error in errors if error]
+    assert failure.strip() == "error: tenant twin exists already: choose another name"
+    assert tables(database_url, "tenant_twin") == HEAD_TABLES | {"alembic_version"}
+
+
+def test_a_tenant_is_refused_while_the_shared_schema_is_behind(database_url: str) -> None:
+    run_alembic(database_url, lambda config: upgrade(config, "head"))
+    on_connection(database_url, lambda c: c.execute(text("DELETE FROM shared.alembic_version")))
+
+    with pytest.raises(TenantError, match="shared schema is not at the head revision"):
+        asyncio.run(create_tenant(Settings(database_url=database_url), "early"))
+    assert tables(database_url, "tenant_early") == set()
+
+
+async def test_creating_a_tenant_needs_the_admin_token(
+    client: AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    name = {"name": f"guarded_{uuid.uuid4().hex[:8]}"}
+    assert (await client.post("/tenants", json=name)).status_code == 401
+    wrong = await client.post("/tenants", json=name, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert (await client.post("/tenants", json=name, headers=admin_headers)).status_code == 201
+
+
+async def test_without_the_admin_token_setting_tenant_creation_does_not_exist(
+    migrated_database_url: str, admin_headers: dict[str, str]
+) -> None:
+    app = create_app(Settings(database_url=migrated_database_url))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        response = await http.post("/tenants", json={"name": "nobody"}, headers=admin_headers)
+    assert response.status_code == 404

@@ -5,8 +5,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.config import Config
 from alembic.script import ScriptDirectory
+
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
 
 
 class HistoryError(Exception):
@@ -23,7 +24,7 @@ class Revision:
 def revisions(alembic_ini: Path) -> tuple[list[Revision], list[Revision]]:
     """All revisions and the heads, as Alembic itself reads them."""
     try:
-        script = ScriptDirectory.from_config(Config(alembic_ini))
+        script = ScriptDirectory.from_config(build_config(ini=alembic_ini))
         every = list(script.walk_revisions())
         head_ids = set(script.get_heads())
     # Revision files are arbitrary Python: whatever they raise means the history is unreadable.

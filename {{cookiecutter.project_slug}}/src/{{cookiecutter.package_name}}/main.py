@@ -1,4 +1,4 @@
-"""The FastAPI application."""
+"""The FastAPI application: `create_app(settings)` builds one; `app` is what uvicorn serves."""
 
 import sys
 from collections.abc import AsyncIterator
@@ -9,27 +9,47 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecutter.example_model == "yes" }}{{ ", tenants" if cookiecutter.tenancy == "schema-per-tenant" }}
-from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker, explain_connection_error
-from {{ cookiecutter.package_name }}.revisions import head_revisions
-from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
+from {{ cookiecutter.package_name }}.api.errors import install_error_handlers
+from {{ cookiecutter.package_name }}.api.limits import BodySizeLimit
+from {{ cookiecutter.package_name }}.db import create_app_engine, create_sessionmaker, explain_connection_error
+from {{ cookiecutter.package_name }}.migrations_runtime.revisions import head_revisions
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings = get_settings()
-    app.state.head_revisions = head_revisions(settings.alembic_ini)
-    app.state.engine = create_engine(settings)
-    # A wrong URL or password should stop the deploy here, not surface as 503s later; once
-    # started, the app keeps serving through outages and /health reports them.
-    try:
-        async with app.state.engine.connect():
-            pass
-    except (OSError, DBAPIError) as error:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; settings are read at start-up (from the environment when none are given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = settings or get_settings()
+        app.state.settings = current
+        app.state.head_revisions = head_revisions(current.alembic_ini)
+        app.state.engine = create_app_engine(current)
+        # A wrong URL or password should stop the deploy here, not surface as 503s later; once
+        # started, the app keeps serving through outages and /health reports them.
+        try:
+            async with app.state.engine.connect():
+                pass
+        except (OSError, DBAPIError) as error:
+            await app.state.engine.dispose()
+            reason = explain_connection_error(current.database_url, error)
+            raise ConfigurationError(reason) from None
+        app.state.sessions = create_sessionmaker(app.state.engine)
+        yield
         await app.state.engine.dispose()
-        raise ConfigurationError(explain_connection_error(settings.database_url, error)) from None
-    app.state.sessions = create_sessionmaker(app.state.engine)
-    yield
-    await app.state.engine.dispose()
+
+    app = FastAPI(title="{{ cookiecutter.project_name }}", lifespan=lifespan)
+    app.add_middleware(ConfigurationErrorsOnOneLine)
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(health.router)
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    app.include_router(tenants.router)
+{%- endif %}
+{%- if cookiecutter.example_model == "yes" %}
+    app.include_router(library.router)
+{%- endif %}
+    return app
 
 
 class ConfigurationErrorsOnOneLine:
@@ -59,12 +79,4 @@ class ConfigurationErrorsOnOneLine:
         await self.app(scope, receive, send_short_failure)
 
 
-app = FastAPI(title="{{ cookiecutter.project_name }}", lifespan=lifespan)
-app.add_middleware(ConfigurationErrorsOnOneLine)
-app.include_router(health.router)
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-app.include_router(tenants.router)
-{%- endif %}
-{%- if cookiecutter.example_model == "yes" %}
-app.include_router(library.router)
-{%- endif %}
+app = create_app()

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, {{ "SecretStr, " if cookiecutter.tenancy == "schema-per-tenant" }}ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -67,7 +67,15 @@ class Settings(BaseSettings):
     # Applied to every migration connection, and written into offline (--sql) scripts.
     migration_lock_timeout: str = "5s"
     migration_statement_timeout: str = "60s"
+    # Bounds each statement of a request: a stalled database costs a 503, not an endless wait.
+    database_statement_timeout: str = "10s"
 {%- endif %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    # Bearer token for POST /tenants; unset, the endpoint does not exist (404).
+    tenant_admin_token: SecretStr | None = None
+{%- endif %}
+    # Larger bodies get a 413 before they are read: parsing them would block the event loop.
+    max_request_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -75,7 +83,9 @@ class Settings(BaseSettings):
         return to_async_driver(value.strip())
 {%- if cookiecutter.database == "postgresql" %}
 
-    @field_validator("migration_lock_timeout", "migration_statement_timeout")
+    @field_validator(
+        "migration_lock_timeout", "migration_statement_timeout", "database_statement_timeout"
+    )
     @classmethod
     def is_postgresql_duration(cls, value: str) -> str:
         if not POSTGRESQL_DURATION.fullmatch(value):

@@ -1,75 +1,82 @@
 """Tenants: one PostgreSQL schema each (tenant_<name>), listed in shared.tenants.
 
-`python -m {{ cookiecutter.package_name }}.tenants create NAME` creates a tenant's schema, migrates it to
-head and registers it, in one step; `python -m {{ cookiecutter.package_name }}.tenants list` lists them.
+`python -m {{ cookiecutter.package_name }}.tenants create NAME` creates a tenant's schema, migrates
+it to head and registers it, in one step; `python -m {{ cookiecutter.package_name }}.tenants list`
+lists them.
 """
 
 import argparse
 import asyncio
-import re
 import sys
-from pathlib import Path
+import threading
 
 from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import insert, pool
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.db import create_engine, explain_connection_error
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from {{ cookiecutter.package_name }}.migrations_runtime.revisions import head_revisions
+from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import (
+    TenantNameError,
+    registered_tenants,
+    schema_for,
+    schema_versions,
+    validate_tenant_name,
+)
 from {{ cookiecutter.package_name }}.models import Tenant
-from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
+from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
-# Migrated like a tenant but never served: autogenerate and `alembic check` compare against it.
-TEMPLATE_SCHEMA = "tenant_template"
-TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-RESERVED_NAMES = frozenset({"template", "shared", "public", "default"})
-
-
-class TenantNameError(ValueError):
-    """A tenant name that cannot become a schema name; the message says what is allowed."""
+# Alembic keeps the run in progress in a module-level proxy (`alembic.context`): two runs at once
+# in one process would overwrite each other's state.
+ONE_RUN_AT_A_TIME = threading.Lock()
 
 
-class TenantExistsError(ValueError):
-    """The tenant is registered already."""
+class TenantError(ValueError):
+    """A tenant cannot be created as asked; the message says why and what to do."""
 
 
-def validate_tenant_name(name: str) -> str:
-    if not TENANT_NAME.fullmatch(name):
-        raise TenantNameError(
-            f"tenant name {name!r} is invalid: use 1-40 lowercase letters, digits and "
-            "underscores, starting with a letter"
-        )
-    if name in RESERVED_NAMES or name.startswith("pg_"):
-        raise TenantNameError(f"tenant name {name!r} is reserved: choose another name")
-    return name
-
-
-def schema_for(name: str) -> str:
-    return f"tenant_{validate_tenant_name(name)}"
-
-
-def migrate_tenant(connection: Connection, name: str, alembic_ini: Path) -> None:
-    """Create the tenant's schema if needed and migrate it to head, on this connection."""
-    config = Config(alembic_ini)
-    config.cmd_opts = argparse.Namespace(x=[f"tenant={validate_tenant_name(name)}"])
-    config.attributes["connection"] = connection
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+def migrate_tenant(settings: Settings, name: str) -> None:
+    """Create the tenant's schema if needed and migrate it to head, on a connection of its own."""
+    config = build_config(settings=settings, tenant=validate_tenant_name(name))
+    with ONE_RUN_AT_A_TIME:
+        command.upgrade(config, "head")
 
 
 async def tenant_names(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as connection:
-        return list(await connection.scalars(select(Tenant.name).order_by(Tenant.name)))
+        return await connection.run_sync(registered_tenants)
 
 
-async def create_tenant(engine: AsyncEngine, name: str, alembic_ini: Path) -> None:
-    """Migrate the new tenant's schema to head, then register it so upgrades include it."""
-    if validate_tenant_name(name) in await tenant_names(engine):
-        raise TenantExistsError(f"tenant {name} exists already: choose another name")
-    async with engine.connect() as connection:
-        await connection.run_sync(migrate_tenant, name, alembic_ini)
-    async with engine.begin() as connection:
-        await connection.execute(insert(Tenant).values(name=name))
+async def create_tenant(settings: Settings, name: str) -> None:
+    """Migrate the new tenant's schema to head, then register it so upgrades include it.
+
+    Never on the app's pool: the migration runs on a connection of its own, in a worker thread,
+    because Alembic is synchronous and may wait for another migration run to finish.
+    """
+    validate_tenant_name(name)
+    engine = create_engine(settings, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            versions = await connection.run_sync(schema_versions)
+        if name in versions:
+            raise TenantError(f"tenant {name} exists already: choose another name")
+        expected = head_revisions(settings.alembic_ini)
+        if frozenset(versions[SHARED_SCHEMA]) != expected:
+            raise TenantError(
+                "the shared schema is not at the head revision, so a new tenant would be ahead "
+                "of it: run `alembic upgrade head` first, then create the tenant"
+            )
+        await asyncio.to_thread(migrate_tenant, settings, name)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(insert(Tenant).values(name=name))
+        except IntegrityError:
+            raise TenantError(f"tenant {name} exists already: choose another name") from None
+    finally:
+        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,21 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="list the registered tenants")
     arguments = parser.parse_args(argv)
 
-    async def run() -> None:
-        engine = create_engine(get_settings())
+    async def run(settings: Settings) -> None:
+        if arguments.command == "create":
+            await create_tenant(settings, arguments.name)
+            print(f"tenant {arguments.name} created in schema {schema_for(arguments.name)}")
+            return
+        engine = create_engine(settings, poolclass=pool.NullPool)
         try:
-            if arguments.command == "create":
-                await create_tenant(engine, arguments.name, get_settings().alembic_ini)
-                print(f"tenant {arguments.name} created in schema {schema_for(arguments.name)}")
-            else:
-                print("\n".join(await tenant_names(engine)))
+            print("\n".join(await tenant_names(engine)))
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(run())
-    except (TenantNameError, TenantExistsError, ConfigurationError) as error:
+        settings = get_settings()
+        asyncio.run(run(settings))
+    except (TenantNameError, TenantError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, DBAPIError) as error:
+        print(f"error: {explain_connection_error(settings.database_url, error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,10 +4,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from alembic.command import downgrade, upgrade
+from alembic.config import Config
 from sqlalchemy import inspect, text
 
 from tests.databases import on_connection, run_alembic
@@ -27,6 +29,10 @@ def migrations_with_examples(tmp_path: Path) -> Path:
     return copy
 
 
+def run_examples(database_url: str, command: Callable[[Config], object], examples: Path) -> None:
+    run_alembic(database_url, command, script_location=examples)
+
+
 def columns(database_url: str) -> set[str]:
     return on_connection(
         database_url, lambda sync: {c["name"] for c in inspect(sync).get_columns("orders")}
@@ -36,7 +42,7 @@ def columns(database_url: str) -> set[str]:
 def test_not_null_column_in_three_steps_backfills_existing_rows(
     database_url: str, migrations_with_examples: Path
 ) -> None:
-    run_alembic(database_url, lambda c: upgrade(c, "e1a000000001"), migrations_with_examples)
+    run_examples(database_url, lambda c: upgrade(c, "e1a000000001"), migrations_with_examples)
     on_connection(
         database_url,
         lambda sync: sync.execute(
@@ -44,7 +50,7 @@ def test_not_null_column_in_three_steps_backfills_existing_rows(
         ),
     )
 
-    run_alembic(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
+    run_examples(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
 
     statuses = on_connection(
         database_url, lambda sync: sync.execute(text("SELECT status FROM orders")).scalars().all()
@@ -55,7 +61,7 @@ def test_not_null_column_in_three_steps_backfills_existing_rows(
 def test_rename_by_expand_and_contract_keeps_the_data(
     database_url: str, migrations_with_examples: Path
 ) -> None:
-    run_alembic(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
+    run_examples(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
     on_connection(
         database_url,
         lambda sync: sync.execute(
@@ -63,7 +69,7 @@ def test_rename_by_expand_and_contract_keeps_the_data(
         ),
     )
 
-    run_alembic(database_url, lambda c: upgrade(c, "e1a000000007"), migrations_with_examples)
+    run_examples(database_url, lambda c: upgrade(c, "e1a000000007"), migrations_with_examples)
 
     assert "customer_email" not in columns(database_url)
     emails = on_connection(
@@ -71,7 +77,7 @@ def test_rename_by_expand_and_contract_keeps_the_data(
     )
     assert emails == ["b@example.com"]
 
-    run_alembic(database_url, lambda c: downgrade(c, "e1a000000004"), migrations_with_examples)
+    run_examples(database_url, lambda c: downgrade(c, "e1a000000004"), migrations_with_examples)
     assert {"customer_email", "status"} <= columns(database_url)
     assert "email" not in columns(database_url)
 
@@ -79,7 +85,7 @@ def test_rename_by_expand_and_contract_keeps_the_data(
 def test_every_example_upgrades_downgrades_and_upgrades_again(
     database_url: str, migrations_with_examples: Path
 ) -> None:
-    run_alembic(database_url, run_stairway, migrations_with_examples)
+    run_examples(database_url, run_stairway, migrations_with_examples)
 
     indexes = on_connection(
         database_url, lambda sync: {i["name"] for i in inspect(sync).get_indexes("orders")}

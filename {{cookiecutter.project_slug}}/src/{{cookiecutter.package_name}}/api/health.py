@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.revisions import current_revisions
+from {{ cookiecutter.package_name }}.api.deps import EngineDep
+from {{ cookiecutter.package_name }}.migrations_runtime.revisions import current_revisions
 
 router = APIRouter(tags=["health"])
 
@@ -23,11 +24,11 @@ class Health(BaseModel):
 
 
 @router.get("/health", responses={503: {"model": Health}})
-async def health(request: Request, response: Response) -> Health:
+async def health(request: Request, response: Response, engine: EngineDep) -> Health:
     head = sorted(request.app.state.head_revisions)
     try:
         async with asyncio.timeout(DATABASE_CHECK_SECONDS):
-            async with request.app.state.engine.connect() as connection:
+            async with engine.connect() as connection:
                 current = sorted(await connection.run_sync(current_revisions))
     except (OSError, SQLAlchemyError, TimeoutError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

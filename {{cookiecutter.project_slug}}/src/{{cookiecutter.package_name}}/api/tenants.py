@@ -1,23 +1,21 @@
 """Tenant registration, and the per-request session scoped to the caller's tenant."""
 
-from collections.abc import AsyncIterator
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from {{ cookiecutter.package_name }}.api.deps import EngineDep, SessionDep
+from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_for
 from {{ cookiecutter.package_name }}.models import Tenant
-from {{ cookiecutter.package_name }}.settings import get_settings
-from {{ cookiecutter.package_name }}.tenants import (
-    TenantExistsError,
-    TenantNameError,
-    create_tenant,
-    schema_for,
-    tenant_names,
-)
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, tenant_names
 
 router = APIRouter(tags=["tenants"])
+bearer = HTTPBearer(auto_error=False)
 
 
 class TenantIn(BaseModel):
@@ -25,40 +23,60 @@ class TenantIn(BaseModel):
 
 
 async def get_tenant_session(
-    request: Request, x_tenant: Annotated[str, Header(description="the tenant's name")]
-) -> AsyncIterator[AsyncSession]:
-    """A session whose unqualified tables are the tenant's schema; rolled back on error."""
+    session: SessionDep,
+    x_tenant: Annotated[
+        str, Header(description="the tenant's name, set by a trusted gateway (docs/tenancy.md)")
+    ],
+) -> AsyncSession:
+    """The request's session, with unqualified tables in the tenant's schema."""
     try:
         schema = schema_for(x_tenant)
     except TenantNameError as error:
-        raise HTTPException(422, str(error)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
     # schema_translate_map rewrites the schema in compiled SQL: no name is pasted into a query.
-    engine = request.app.state.engine.execution_options(schema_translate_map={None: schema})
-    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-        if await session.get(Tenant, x_tenant) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"tenant {x_tenant} does not exist")
-        try:
-            yield session
-        except Exception:
-            await session.rollback()
-            raise
+    await session.connection(execution_options={"schema_translate_map": {None: schema}})
+    if await session.get(Tenant, x_tenant) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tenant {x_tenant} does not exist")
+    return session
 
 
 TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session)]
 
 
-@router.post("/tenants", status_code=status.HTTP_201_CREATED)
+def require_tenant_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """`Authorization: Bearer <TENANT_ADMIN_TOKEN>`; without that setting the endpoint is hidden."""
+    settings: Settings = request.app.state.settings
+    if settings.tenant_admin_token is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    expected = settings.tenant_admin_token.get_secret_value().encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if not secrets.compare_digest(given, expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send Authorization: Bearer <TENANT_ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.post(
+    "/tenants",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_tenant_admin)],
+)
 async def register_tenant(body: TenantIn, request: Request) -> TenantIn:
     """Create the tenant's schema, migrate it to head and register it."""
     try:
-        await create_tenant(request.app.state.engine, body.name, get_settings().alembic_ini)
+        await create_tenant(request.app.state.settings, body.name)
     except TenantNameError as error:
-        raise HTTPException(422, str(error)) from None
-    except TenantExistsError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+    except TenantError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return body
 
 
 @router.get("/tenants")
-async def list_tenants(request: Request) -> list[str]:
-    return await tenant_names(request.app.state.engine)
+async def list_tenants(engine: EngineDep) -> list[str]:
+    return await tenant_names(engine)

@@ -1,0 +1,98 @@
+"""Alembic environment, schema per tenant: the shared schema, the template, then every tenant.
+
+Each revision has a `shared` and a `tenant` part; every schema has its own version table.
+`-x tenant=NAME` (or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in
+`{{ cookiecutter.package_name }}.migrations_runtime` (typed and unit-tested); this file wires it up
+in the shape of Alembic's async template.
+"""
+
+import asyncio
+from logging.config import fileConfig
+from typing import Any
+
+from alembic import context
+from sqlalchemy import Connection, pool
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.schema import CreateSchema
+
+from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.migrations_runtime import autogenerate, errors, session, tenancy
+from {{ cookiecutter.package_name }}.migrations_runtime.config import requested_tenant, settings_for
+from {{ cookiecutter.package_name }}.migrations_runtime.revisions import AppliedRevisions
+from {{ cookiecutter.package_name }}.settings import Settings
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def tenant() -> str | None:
+    name = requested_tenant(config, context.get_x_argument(as_dictionary=True))
+    return None if name is None else tenancy.validate_tenant_name(name)
+
+
+def options(target: tenancy.Target) -> dict[str, Any]:
+    return autogenerate.comparison_options(config, "postgresql") | tenancy.target_options(
+        config, target
+    )
+
+
+def run_migrations_offline(settings: Settings) -> None:
+    """Print the SQL instead of running it (`--sql`); needs no database."""
+    for target in tenancy.offline_targets(tenant()):
+        context.configure(
+            url=settings.database_url,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            **options(target),
+        )
+        with context.begin_transaction():
+            for statement in session.offline_statements(settings):
+                context.execute(statement)
+            context.execute(CreateSchema(target.schema, if_not_exists=True))
+            dialect = context.get_context().dialect
+            context.execute(tenancy.search_path_statement(target, dialect))
+            context.run_migrations(scope=target.scope)
+
+
+def do_run_migrations(connection: Connection, settings: Settings) -> None:
+    applied = AppliedRevisions(config)
+    owns_connection = not connection.in_transaction()
+    every_tenant = tenancy.visits_every_tenant(config, context.get_revision_argument)
+    with session.migration_session(connection, settings):
+        for target in tenancy.targets(connection, tenant(), every_tenant):
+            with tenancy.in_schema(connection, target, owns_connection):
+                context.configure(
+                    connection=connection,
+                    on_version_apply=applied.record,
+                    **options(target),
+                )
+                with context.begin_transaction():
+                    context.run_migrations(scope=target.scope)
+    applied.report()
+
+
+async def run_async_migrations(engine: AsyncEngine, settings: Settings) -> None:
+    try:
+        async with errors.connected(engine) as connection:
+            await connection.run_sync(do_run_migrations, settings)
+    finally:
+        await engine.dispose()
+
+
+def run_migrations_online(settings: Settings) -> None:
+    # Tests and in-process callers hand over a connection (or engine) in config.attributes.
+    connectable = config.attributes.get("connection")
+    if isinstance(connectable, Connection):
+        do_run_migrations(connectable, settings)
+        return
+    engine = connectable or create_engine(settings, poolclass=pool.NullPool)
+    asyncio.run(run_async_migrations(engine, settings))
+
+
+with errors.reported(config):
+    tenant()  # a bad tenant name is refused before anything connects
+    if context.is_offline_mode():
+        run_migrations_offline(settings_for(config))
+    else:
+        run_migrations_online(settings_for(config))

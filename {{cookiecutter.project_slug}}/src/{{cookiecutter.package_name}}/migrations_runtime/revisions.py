@@ -1,0 +1,69 @@
+"""Which Alembic revisions the code expects, and which the database is at."""
+
+import logging
+from collections.abc import Collection, Mapping
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from itertools import chain
+{%- endif %}
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection
+
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config, command_name
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import schema_versions
+from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
+{%- endif %}
+from {{ cookiecutter.package_name }}.settings import ConfigurationError
+
+log = logging.getLogger("alembic.env")
+
+
+class AppliedRevisions:
+    """What a run applied, so that a run with nothing to do says so."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.applied: list[MigrationInfo] = []
+
+    def record(
+        self,
+        ctx: MigrationContext,
+        step: MigrationInfo,
+        heads: Collection[Any],
+        run_args: Mapping[str, Any],
+    ) -> None:
+        self.applied.append(step)
+
+    def report(self) -> None:
+        if not self.applied and command_name(self.config) in {"upgrade", "downgrade"}:
+            log.info("Nothing to do: the database is already at the requested revision.")
+
+
+def head_revisions(alembic_ini: Path) -> frozenset[str]:
+    if not alembic_ini.is_file():
+        raise ConfigurationError(
+            f"{alembic_ini} not found: start the app from the project directory "
+            "or set ALEMBIC_INI to the path of alembic.ini"
+        )
+    try:
+        return frozenset(ScriptDirectory.from_config(build_config(ini=alembic_ini)).get_heads())
+    except CommandError as error:
+        raise ConfigurationError(f"cannot read the migrations: {error}") from None
+
+
+def current_revisions(connection: Connection) -> frozenset[str]:
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    # At head only when the shared schema and every registered tenant are; a tenant with no
+    # revision at all shows as "base".
+    versions = schema_versions(connection)
+    shared = versions.pop(SHARED_SCHEMA)
+    return frozenset(chain(shared, *(found or ("base",) for found in versions.values())))
+{%- else %}
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+{%- endif %}

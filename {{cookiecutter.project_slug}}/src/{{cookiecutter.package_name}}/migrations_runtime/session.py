@@ -1,0 +1,145 @@
+"""The migration session on PostgreSQL: one run at a time, bounded waits, nothing left behind.
+
+Concurrent `alembic upgrade` runs (several replicas, a retried deploy) queue on a session-level
+advisory lock, so each revision is applied once. The lock is polled with `pg_try_advisory_lock`
+between commits: a run that blocked in `pg_advisory_lock` would hold a snapshot while it waits,
+and a `CREATE INDEX CONCURRENTLY` in the run ahead of it would wait for that snapshot (deadlock).
+Timeouts are set for the session and restored when the run ends, so a connection that goes
+back to a pool carries nothing of the migration.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, TextClause, text
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+log = logging.getLogger("alembic.env")
+
+LOCK_NAME = b"{{ cookiecutter.project_slug }}:alembic"
+LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME).digest()[:8], "big", signed=True)
+LOCK_POLL_SECONDS = 0.2
+LOCK_REPORT_SECONDS = 30.0
+APPLICATION_NAME = "{{ cookiecutter.project_slug }} migrations"
+
+TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
+# A caller's open transaction cannot be committed here, so the lock lives as long as it does.
+TAKE_TRANSACTION_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LOCK_KEY)
+RELEASE_LOCK = text("SELECT pg_advisory_unlock(:key)").bindparams(key=LOCK_KEY)
+LOCK_HOLDERS = text(
+    """
+    SELECT a.pid, a.application_name, a.state,
+           extract(epoch FROM now() - a.query_start)::int AS seconds, left(a.query, 80) AS query
+    FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid::bigint = :classid AND l.objid::bigint = :objid
+    """
+).bindparams(classid=(LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF) >> 32, objid=LOCK_KEY & 0xFFFF_FFFF)
+CURRENT_SETTING = text("SELECT current_setting(:name)")
+SET_CONFIG = text("SELECT set_config(:name, :value, :is_local)")
+
+
+def session_settings(settings: Settings, server_major_version: int) -> dict[str, str]:
+    """What a migration session runs with; all of it is restored afterwards."""
+    values = {
+        "application_name": APPLICATION_NAME,
+        "lock_timeout": settings.migration_lock_timeout,
+        "statement_timeout": settings.migration_statement_timeout,
+    }
+    if server_major_version >= 14:
+        # A killed `alembic` (kill -9, a lost node) must not leave its statement running, and
+        # its locks held, until the statement ends by itself.
+        values["client_connection_check_interval"] = "1s"
+    return values
+
+
+def offline_statements(settings: Settings) -> list[TextClause]:
+    """The same limits, as plain SETs at the top of an offline (--sql) script."""
+    return [
+        text(f"SET {name} = :value").bindparams(value=value)
+        for name, value in {
+            "lock_timeout": settings.migration_lock_timeout,
+            "statement_timeout": settings.migration_statement_timeout,
+        }.items()
+    ]
+
+
+@contextmanager
+def migration_session(connection: Connection, settings: Settings) -> Iterator[None]:
+    """Hold the migration lock and the timeouts on `connection` for the run, then restore it.
+
+    A connection without an open transaction is the run's own: the lock is taken for the
+    session and every revision commits on its own. A caller's open transaction (tests,
+    in-process callers) gets a transaction-level lock and transaction-local settings instead.
+    """
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    version = connection.dialect.server_version_info or (0,)
+    values = session_settings(settings, int(version[0]))
+    if connection.in_transaction():
+        connection.execute(TAKE_TRANSACTION_LOCK)
+        apply(connection, values, is_local=True)
+        yield
+        return
+    # Set before waiting, so that a waiting run shows up under its application_name.
+    with restored(connection, values):
+        wait_for_lock(connection)
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.execute(RELEASE_LOCK)
+            connection.commit()
+
+
+def wait_for_lock(connection: Connection) -> None:
+    """Poll for the lock, one short transaction per try; say who holds it while waiting."""
+    reported_at = None
+    while True:
+        taken = connection.scalar(TRY_LOCK)
+        # Commit before configure(), too: Alembic treats an open transaction as the caller's
+        # and would then ignore transaction_per_migration.
+        connection.commit()
+        if taken:
+            return
+        now = time.monotonic()
+        if reported_at is None or now - reported_at >= LOCK_REPORT_SECONDS:
+            log.info("Waiting for another migration run to finish: %s", lock_holders(connection))
+            reported_at = now
+            connection.commit()
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def lock_holders(connection: Connection) -> str:
+    rows = connection.execute(LOCK_HOLDERS).all()
+    if not rows:
+        return "it has just finished"
+    return "; ".join(
+        f"pid {row.pid} ({row.application_name or 'no application_name'}, {row.state}, "
+        f"for {row.seconds}s: {' '.join((row.query or '').split())})"
+        for row in rows
+    )
+
+
+def apply(connection: Connection, values: Mapping[str, str], *, is_local: bool) -> None:
+    for name, value in values.items():
+        connection.execute(SET_CONFIG, {"name": name, "value": value, "is_local": is_local})
+
+
+@contextmanager
+def restored(connection: Connection, values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` for the session; put back what was there before on exit."""
+    previous = {name: str(connection.scalar(CURRENT_SETTING, {"name": name})) for name in values}
+    apply(connection, values, is_local=False)
+    try:
+        yield
+    finally:
+        connection.rollback()
+        apply(connection, previous, is_local=False)
+        connection.commit()

@@ -1,0 +1,188 @@
+"""Schema per tenant: which schemas a run migrates, and the registry of tenants.
+
+Each revision has a `shared` and a `tenant` part. A run migrates the shared schema, then the
+template tenant schema (what autogenerate compares against), then every registered tenant, each
+with its own version table; a caller can name one tenant instead.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    TableClause,
+    TextClause,
+    bindparam,
+    column,
+    inspect,
+    literal,
+    select,
+    table,
+    text,
+    union_all,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateSchema
+
+from {{ cookiecutter.package_name }}.migrations_runtime.autogenerate import name_filter, skip_empty_revisions
+from {{ cookiecutter.package_name }}.migrations_runtime.config import command_name, excluded_tables
+from {{ cookiecutter.package_name }}.models import Base, SharedBase, Tenant
+from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
+
+# Migrated like a tenant but never served: autogenerate and `alembic check` compare against it.
+TEMPLATE_SCHEMA = "tenant_template"
+TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+RESERVED_NAMES = frozenset({"template", "shared", "public", "default"})
+SET_SEARCH_PATH = text("SELECT set_config('search_path', :value, :is_local)")
+VERSION_TABLE_SCHEMAS = text(
+    "SELECT n.nspname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE c.relname = 'alembic_version' AND n.nspname IN :schemas"
+).bindparams(bindparam("schemas", expanding=True))
+
+
+class TenantNameError(ValueError):
+    """A tenant name that cannot become a schema name; the message says what is allowed."""
+
+
+def validate_tenant_name(name: str) -> str:
+    if not TENANT_NAME.fullmatch(name):
+        raise TenantNameError(
+            f"tenant name {name[:80]!r} is invalid: use 1-40 lowercase letters, digits and "
+            "underscores, starting with a letter"
+        )
+    if name in RESERVED_NAMES or name.startswith("pg_"):
+        raise TenantNameError(f"tenant name {name!r} is reserved: choose another name")
+    return name
+
+
+def schema_for(name: str) -> str:
+    return f"tenant_{validate_tenant_name(name)}"
+
+
+class Target(NamedTuple):
+    scope: str  # "shared" or "tenant": which part of each revision runs
+    schema: str
+
+
+def registered_tenants(connection: Connection) -> list[str]:
+    """The registry's tenant names, checked again: they become schema names."""
+    if not inspect(connection).has_table(Tenant.__tablename__, schema=SHARED_SCHEMA):
+        return []
+    names = connection.scalars(select(Tenant.name).order_by(Tenant.name))
+    return [validate_tenant_name(name) for name in names]
+
+
+def visits_every_tenant(config: Config, revision_argument: Callable[[], object]) -> bool:
+    """upgrade, downgrade, stamp and current do; autogenerate and check use the template only."""
+    if command_name(config) == "current":
+        return True
+    try:
+        revision_argument()  # set by the commands that move to a revision
+    except KeyError:
+        return False
+    return True
+
+
+def targets(connection: Connection, tenant: str | None, every_tenant: bool) -> Iterator[Target]:
+    """The schemas to migrate, in order."""
+    if tenant is not None:
+        yield Target("tenant", schema_for(tenant))
+        return
+    # Read before the shared part runs: a downgrade may drop the registry.
+    registered = registered_tenants(connection)
+    yield Target("shared", SHARED_SCHEMA)
+    yield Target("tenant", TEMPLATE_SCHEMA)
+    if every_tenant:
+        for name in dict.fromkeys(registered + registered_tenants(connection)):
+            yield Target("tenant", schema_for(name))
+
+
+def offline_targets(tenant: str | None) -> list[Target]:
+    """Offline there is no registry to read: the shared part and the template, or one tenant."""
+    if tenant is not None:
+        return [Target("tenant", schema_for(tenant))]
+    return [Target("shared", SHARED_SCHEMA), Target("tenant", TEMPLATE_SCHEMA)]
+
+
+def target_options(config: Config, target: Target) -> dict[str, Any]:
+    """context.configure() options for migrating one schema."""
+    shared = target.scope == "shared"
+    metadata: MetaData = SharedBase.metadata if shared else Base.metadata
+    patterns = excluded_tables(config)
+    # The tenant's own version table is reflected as a table of the default schema.
+    if not shared:
+        patterns = [*patterns, "alembic_version"]
+    return {
+        "target_metadata": metadata,
+        "version_table_schema": target.schema,
+        "include_schemas": shared,
+        "include_name": name_filter(patterns, SHARED_SCHEMA if shared else None),
+        "upgrade_token": f"{target.scope}_upgrades",
+        "downgrade_token": f"{target.scope}_downgrades",
+        # Autogenerate visits the shared part first: judge emptiness after the tenant part.
+        "process_revision_directives": None if shared else skip_empty_revisions(config),
+    }
+
+
+def search_path_statement(target: Target, dialect: Dialect) -> TextClause:
+    """`search_path` set to the target's schema, for offline scripts."""
+    quoted = dialect.identifier_preparer.quote_schema(target.schema)
+    return SET_SEARCH_PATH.bindparams(value=quoted, is_local=False)
+
+
+@contextmanager
+def in_schema(connection: Connection, target: Target, owns_connection: bool) -> Iterator[None]:
+    """Unqualified names (raw SQL, reflection) resolve in the target's schema while inside.
+
+    On the run's own connection the search_path is put back afterwards; in a caller's
+    transaction it is set for that transaction only.
+    """
+    quoted = connection.dialect.identifier_preparer.quote_schema(target.schema)
+    default_schema = connection.dialect.default_schema_name
+    previous_path = connection.scalar(text("SELECT current_setting('search_path')"))
+    connection.execute(CreateSchema(target.schema, if_not_exists=True))
+    connection.execute(SET_SEARCH_PATH, {"value": quoted, "is_local": not owns_connection})
+    if owns_connection:
+        connection.commit()
+    connection.dialect.default_schema_name = (
+        target.schema if target.scope == "tenant" else default_schema
+    )
+    try:
+        yield
+    finally:
+        connection.dialect.default_schema_name = default_schema
+        if owns_connection:
+            connection.rollback()
+            connection.execute(SET_SEARCH_PATH, {"value": previous_path, "is_local": False})
+            connection.commit()
+
+
+def schema_versions(connection: Connection) -> dict[str, tuple[str, ...]]:
+    """The revisions of the shared schema and of each registered tenant's schema (by name).
+
+    Two queries whatever the number of tenants: which version tables exist, then all of them
+    at once. A tenant without a version table (its schema missing or never migrated) is at ().
+    """
+    schemas = {SHARED_SCHEMA: SHARED_SCHEMA} | {
+        schema_for(name): name for name in registered_tenants(connection)
+    }
+    existing = connection.scalars(VERSION_TABLE_SCHEMAS, {"schemas": list(schemas)}).all()
+    versions: dict[str, list[str]] = {name: [] for name in schemas.values()}
+    if existing:
+        every_table = union_all(
+            *(
+                select(literal(schemas[schema]).label("owner"), version_table(schema).c.version_num)
+                for schema in existing
+            )
+        )
+        for owner, revision in connection.execute(every_table):
+            versions[owner].append(revision)
+    return {owner: tuple(revisions) for owner, revisions in versions.items()}
+
+
+def version_table(schema: str) -> TableClause:
+    return table("alembic_version", column("version_num"), schema=schema)
