@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.engine.dispose()
 
-    app = FastAPI(title="{{ cookiecutter.project_name }}", lifespan=lifespan)
+    app = FastAPI(title={{ cookiecutter.project_name | python_string }}, lifespan=lifespan)
     app.add_middleware(ConfigurationErrorsOnOneLine)
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
