@@ -1,0 +1,52 @@
+"""The app plus a few endpoints of the tests' own, so that the tests of error handling, limits
+and database faults hold whichever models are baked.
+
+`app_with_probe` is also a uvicorn factory: `uvicorn --factory tests.probe:app_with_probe`.
+"""
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from {{ cookiecutter.package_name }}.api.deps import SessionDep
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+router = APIRouter(prefix="/probe")
+
+
+class Note(BaseModel):
+    text: str = Field(max_length=100)
+    count: int = Field(ge=0)
+
+
+@router.post("/notes")
+async def echo(note: Note) -> Note:
+    return note
+
+
+@router.get("/database")
+async def database(session: SessionDep) -> int:
+    answer: int = await session.scalar(text("SELECT 1"))
+    return answer
+
+
+@router.get("/lookup")
+async def lookup(session: SessionDep, email: str) -> None:
+    """A statement that fails, with a parameter that must not reach an error or a log."""
+    await session.execute(
+        text("SELECT * FROM no_such_table WHERE email = :email"), {"email": email}
+    )
+{%- if cookiecutter.database == "postgresql" %}
+
+
+@router.get("/sleep")
+async def sleep(session: SessionDep, seconds: float) -> None:
+    await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+{%- endif %}
+
+
+def app_with_probe(settings: Settings | None = None) -> FastAPI:
+    app = create_app(settings)
+    app.include_router(router)
+    return app
