@@ -1,10 +1,13 @@
 """The async engine and sessions; no web framework here, so Alembic's env.py loads fast."""
 
+from typing import Any
+
 from sqlalchemy import {{ "Connection, event, " if cookiecutter.database == "sqlite" }}pool
 from sqlalchemy.engine import make_url
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine.interfaces import DBAPIConnection
 {%- endif %}
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,28 +18,76 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import {{ "POSTGRESQL_DURATION, " if cookiecutter.database == "postgresql" }}Settings
 {%- if cookiecutter.database == "postgresql" %}
 
 CONNECT_TIMEOUT_SECONDS = 5
+# A request waits this long for a pooled connection, then gets a 503, instead of queueing
+# behind connections that a stalled database holds.
+POOL_TIMEOUT_SECONDS = 5
+# The server cancels a slow statement first (a clean error, the connection stays usable); the
+# client gives up a little later, for when the server or the network stopped answering at all.
+CLIENT_TIMEOUT_MARGIN_SECONDS = 2
+SECONDS_PER_UNIT = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}
 {%- endif %}
 
 
 def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) -> AsyncEngine:
-    # pre_ping replaces pooled connections that died while the database was away.
-    engine = create_async_engine(
-        settings.database_url,
-        pool_pre_ping=True,
+    """An engine for migrations, the CLI and tests: a statement runs as long as it needs."""
 {%- if cookiecutter.database == "postgresql" %}
-        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
-{%- endif %}
-        poolclass=poolclass,
+    return _create_engine(
+        settings, poolclass=poolclass, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
     )
-{%- if cookiecutter.database == "sqlite" %}
+{%- else %}
+    engine = _create_engine(settings, poolclass=poolclass)
     use_sqlite_transactions(engine)
-{%- endif %}
     return engine
-{%- if cookiecutter.database == "sqlite" %}
+{%- endif %}
+
+
+def create_app_engine(settings: Settings) -> AsyncEngine:
+    """The engine requests run on: a slow, stalled or vanished database fails a request within
+    a bounded time (waiting for a pooled connection, connecting, then each statement)."""
+{%- if cookiecutter.database == "postgresql" %}
+    timeout = settings.database_statement_timeout
+    seconds = duration_seconds(timeout)
+    # SQLAlchemy closes a connection whose statement timed out on the client, rather than pool it.
+    return _create_engine(
+        settings,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": {"statement_timeout": timeout},
+            # PostgreSQL reads 0 as "no timeout", and so does asyncpg's None.
+            "command_timeout": seconds + CLIENT_TIMEOUT_MARGIN_SECONDS if seconds else None,
+        },
+    )
+{%- else %}
+    # A local file does not stall; SQLite's busy timeout (5 s) bounds the wait for a lock.
+    engine = create_engine(settings)
+    enforce_foreign_keys(engine)
+    return engine
+{%- endif %}
+
+
+def _create_engine(settings: Settings, **options: Any) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        # pre_ping replaces pooled connections that died while the database was away.
+        pool_pre_ping=True,
+        # Statement parameters are user data (emails, names): keep them out of errors and logs.
+        hide_parameters=True,
+        **options,
+    )
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def duration_seconds(duration: str) -> float:
+    """A validated PostgreSQL duration ('500ms', '10s', '2min'; a bare number is ms) in seconds."""
+    match = POSTGRESQL_DURATION.fullmatch(duration)
+    unit = match.group(1) if match else None
+    return int(duration.removesuffix(unit or "")) * SECONDS_PER_UNIT[unit or "ms"]
+{%- else %}
 
 
 def use_sqlite_transactions(engine: AsyncEngine) -> None:
@@ -54,11 +105,42 @@ def use_sqlite_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+def enforce_foreign_keys(engine: AsyncEngine) -> None:
+    """SQLite ignores foreign keys unless each connection asks: the app's connections ask.
+
+    Migrations do not: batch mode rebuilds a table by dropping it, which with foreign keys
+    enforced would delete, or refuse to drop, the rows that refer to it.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def foreign_keys_on(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
 {%- endif %}
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=RequestSession, expire_on_commit=False)
+
+
+class RequestSession(AsyncSession):
+    """A session that closes quietly when its connection has died.
+
+    FastAPI closes a request's session after the response is sent. If the database went away
+    meanwhile, the ROLLBACK that ends a read-only transaction fails where no handler can turn
+    it into a response, and uvicorn logs a traceback and drops the client's keep-alive
+    connection. A server rolls back the transaction of a connection it lost: nothing is lost.
+    """
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except (OSError, DBAPIError) as error:
+            if isinstance(error, DBAPIError) and not error.connection_invalidated:
+                raise
 
 
 def explain_connection_error(database_url: str, error: BaseException) -> str:
