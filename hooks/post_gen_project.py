@@ -43,6 +43,7 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
             "src/{package}/models/tenant.py",
             "src/{package}/api/tenants.py",
             "migrations/versions/2026_11_25_1100-7a3c2e1f0b9d_create_tenant_registry.py",
+            "src/{package}/migrations_runtime/tenancy.py",
             "tests/test_tenancy.py",
             "docs/tenancy.md",
         ],
@@ -50,7 +51,14 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
     ({"ci": "github"}, [".github"]),
     ({"ci": "gitlab"}, [".gitlab-ci.yml"]),
     ({"docker": "yes"}, ["compose.yaml", "Dockerfile", ".dockerignore"]),
-    ({"database": "postgresql"}, ["tests/test_postgresql_safety.py", ".squawk.toml"]),
+    (
+        {"database": "postgresql"},
+        [
+            "tests/test_postgresql_safety.py",
+            "tests/test_interrupted_migrations.py",
+            ".squawk.toml",
+        ],
+    ),
 ]
 
 # Whole-file variants: (answers needed, target, variant). The variant, named
@@ -60,6 +68,11 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
 VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
     ({"tenancy": "schema-per-tenant"}, "migrations/env.py", "migrations/env.tenants.py"),
     ({"database": "sqlite"}, "compose.yaml", "compose.sqlite.yaml"),
+    (
+        {"database": "sqlite"},
+        "src/{package}/migrations_runtime/session.py",
+        "src/{package}/migrations_runtime/session.sqlite.py",
+    ),
 ]
 
 # Where a template given as `gh:org/name`, `https://...` or `git@host:...` was cloned from

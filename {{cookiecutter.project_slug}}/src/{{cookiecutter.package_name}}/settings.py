@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, {{ "SecretStr, " if cookiecutter.tenancy == "schema-per-tenant" }}ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import {{ "URL, " if cookiecutter.database == "postgresql" }}make_url
 from sqlalchemy.exc import ArgumentError
 
 ASYNC_DRIVERS = {
@@ -22,6 +22,9 @@ ASYNC_DRIVERS = {
 {%- endif %}
 }
 {%- if cookiecutter.database == "postgresql" %}
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# Query options asyncpg.connect() takes; anything else would fail deep inside the driver.
+ASYNCPG_OPTIONS = frozenset({"ssl", "target_session_attrs", "prepared_statement_cache_size"})
 # Interpolated into offline SQL scripts, so only plain durations pass.
 POSTGRESQL_DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
 {%- endif %}
@@ -45,15 +48,42 @@ def to_async_driver(url: str) -> str:
             f"{scheme}:// is not supported: use {EXPECTED_DRIVER}:// "
             f"({SYNC_SCHEMES} are converted to it), e.g. {EXAMPLE_URL}"
         )
-    async_url = f"{EXPECTED_DRIVER}://{rest}"
+    address = rest.partition("?")[0]
+    userinfo_end = address.rfind("@")
+    if address.count("@") > 1 or "/" in address[: max(userinfo_end, 0)]:
+        # The parts of the password after a raw @ or / would be read as the host or database.
+        raise ValueError(
+            "its password holds a raw @ or /: URL-encode the password (@ is %40, / is %2F, "
+            "% is %25, : is %3A)"
+        )
     try:
-        parsed = make_url(async_url)
+        parsed = make_url(f"{EXPECTED_DRIVER}://{rest}")
     except (ArgumentError, ValueError):
         raise ValueError(f"it cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
-    if "@" in (parsed.host or ""):
-        # The part of the password after its first @ would be taken for the host name.
-        raise ValueError("its host contains @: URL-encode the password (@ is %40, % is %25)")
-    return async_url
+{%- if cookiecutter.database == "postgresql" %}
+    parsed = with_asyncpg_options(parsed)
+{%- endif %}
+    return parsed.render_as_string(hide_password=False)
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def with_asyncpg_options(url: URL) -> URL:
+    """Translate the libpq options hosted PostgreSQL URLs carry; refuse what asyncpg lacks."""
+    options = dict(url.query)
+    if "sslmode" in options:
+        mode = options.pop("sslmode")
+        if mode not in SSL_MODES:
+            raise ValueError(f"sslmode={mode} is not one of {', '.join(SSL_MODES)}")
+        options["ssl"] = mode
+    unknown = sorted(set(options) - ASYNCPG_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"option {unknown[0]} is not understood by asyncpg: remove it from the URL "
+            f"(supported: sslmode, {', '.join(sorted(ASYNCPG_OPTIONS))}; certificates go in "
+            "PGSSLROOTCERT, PGSSLCERT and PGSSLKEY)"
+        )
+    return url.set(query=options)
+{%- endif %}
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,142 @@
+"""A migration stopped mid-way (Ctrl-C, SIGTERM, kill -9) leaves nothing running or locked.
+
+SIGTERM and Ctrl-C cancel the statement, roll the revision back and exit with one line; after a
+kill -9 the server notices the missing client within a second and does the same. Concurrent
+deploys over a revision that builds an index CONCURRENTLY both succeed.
+"""
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import TextClause, text
+
+from {{ cookiecutter.package_name }}.migrations_runtime.session import APPLICATION_NAME
+from tests.databases import on_connection
+from tests.fixtures.scratch_migrations import (
+    PROJECT,
+    ScratchMigrations,
+    alembic_environment,
+    revisions_and_tables,
+    run,
+)
+from tests.test_postgresql_safety import WAIT_FOR_QUEUED_UPGRADES
+
+SLEEPING = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND query LIKE 'SELECT pg_sleep(600)%'"
+)
+ADVISORY_LOCKS = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+CREATE_WIDGETS = 'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))'
+
+
+def count(database_url: str, query: TextClause) -> int:
+    return int(on_connection(database_url, lambda connection: connection.scalar(query)))
+
+
+def wait_until(condition: Callable[[], bool], what: str, attempts: int = 1200) -> None:
+    """Poll a condition (a busy machine may be slow, so the bound is generous)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting until {what}")
+
+
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda stop: stop.name
+)
+def test_a_stopped_migration_leaves_no_statement_or_lock_behind(
+    stop: signal.Signals, tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    previous = migrations.head
+    migrations.add(
+        "51eeb0000001",
+        upgrade=[CREATE_WIDGETS, 'op.execute("SELECT pg_sleep(600)")'],
+    )
+    environment = alembic_environment(database_url, MIGRATION_STATEMENT_TIMEOUT="10min")
+    process = subprocess.Popen(
+        migrations.command("upgrade", "head"),
+        env=environment,
+        cwd=PROJECT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: count(database_url, SLEEPING) == 1, "the migration is sleeping")
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+
+    wait_until(lambda: count(database_url, SLEEPING) == 0, "the server ended the statement")
+    wait_until(lambda: count(database_url, ADVISORY_LOCKS) == 0, "the lock is released")
+    revisions, tables = revisions_and_tables(database_url)
+    assert revisions == ({previous} if previous else set())
+    assert "widgets" not in tables
+    if stop != signal.SIGKILL:
+        assert process.returncode == 130
+        assert "Traceback" not in stderr
+        [line] = [line for line in stderr.splitlines() if line.startswith("alembic: ")]
+        assert line.startswith("alembic: interrupted: the revision in progress was rolled back")
+
+    migrations.write("51eeb0000001", previous, CREATE_WIDGETS, 'op.drop_table("widgets")')
+    again = run(migrations.command("upgrade", "head"), environment)
+    assert again.returncode == 0, again.stderr
+    assert "Waiting for another migration run" not in again.stderr
+    assert revisions_and_tables(database_url)[0] == {"51eeb0000001"}
+
+
+def test_concurrent_deploys_over_create_index_concurrently_both_succeed(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A waiting run holds no snapshot, so the index build ahead of it does not deadlock."""
+    migrations = ScratchMigrations(tmp_path)
+    migrations.add(
+        "c1c000000001",
+        upgrade=[
+            'op.create_table("widgets", sa.Column("name", sa.String(50)))',
+            WAIT_FOR_QUEUED_UPGRADES.format(others=1),
+        ],
+    )
+    migrations.add(
+        "c1c000000002",
+        upgrade="""
+            with op.get_context().autocommit_block():
+                op.create_index(
+                    "ix_widgets_name", "widgets", ["name"], postgresql_concurrently=True
+                )
+        """,
+    )
+    environment = alembic_environment(database_url)
+
+    async def two_deploys() -> list[tuple[int, str]]:
+        async def deploy() -> tuple[int, str]:
+            process = await asyncio.create_subprocess_exec(
+                *migrations.command("upgrade", "head"),
+                env=environment,
+                cwd=PROJECT,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, stderr = await process.communicate()
+            return process.returncode or 0, stderr.decode()
+
+        return list(await asyncio.gather(deploy(), deploy()))
+
+    results = asyncio.run(two_deploys())
+
+    assert [code for code, _ in results] == [0, 0], results
+    assert sum("Running upgrade" in log for _, log in results) == 1
+    valid = text("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_widgets_name'::regclass")
+    assert on_connection(database_url, lambda connection: connection.scalar(valid)) is True
+    assert APPLICATION_NAME in "".join(log for _, log in results)

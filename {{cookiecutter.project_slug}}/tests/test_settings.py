@@ -1,0 +1,74 @@
+"""DATABASE_URL as people write it: converted to the async driver, or refused on one line."""
+
+import pytest
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import text
+{%- endif %}
+
+from {{ cookiecutter.package_name }}.settings import to_async_driver
+{%- if cookiecutter.database == "postgresql" %}
+from tests.databases import engine_for
+
+SECRET = "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://app:pw@db:5432/app", "postgresql+asyncpg://app:pw@db:5432/app"),
+        ("postgresql://app:p%40w%2Fd@db/app", "postgresql+asyncpg://app:p%40w%2Fd@db/app"),
+        ("postgresql://app@db/app?sslmode=require", "postgresql+asyncpg://app@db/app?ssl=require"),
+        (
+            "postgresql+psycopg://app@db/app?sslmode=verify-full&target_session_attrs=read-write",
+            "postgresql+asyncpg://app@db/app?ssl=verify-full&target_session_attrs=read-write",
+        ),
+    ],
+)
+def test_urls_are_converted_to_asyncpg(given: str, expected: str) -> None:
+    assert to_async_driver(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (f"postgresql://app:{SECRET}@x@db/app", "URL-encode the password (@ is %40"),
+        (f"postgresql://app:t@{SECRET}/x@db/app", "URL-encode the password (@ is %40, / is %2F"),
+        (f"postgresql://app:{SECRET}/x@db/app", "URL-encode the password"),
+        ("postgresql://app@db/app?sslmode=sometimes", "sslmode=sometimes is not one of disable"),
+        ("postgresql://app@db/app?connect_timeout=5", "option connect_timeout is not understood"),
+        ("postgresql://app@db/app?sslrootcert=/ca.pem", "certificates go in PGSSLROOTCERT"),
+    ],
+)
+def test_urls_asyncpg_would_misread_are_refused_without_echoing_them(
+    given: str, message: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        to_async_driver(given)
+
+    assert message in str(refused.value)
+    assert SECRET not in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+async def test_an_sslmode_url_connects(database_url: str) -> None:
+    # The local server may run without TLS: `prefer` negotiates and falls back, as libpq does.
+    engine = engine_for(to_async_driver(database_url.replace("+asyncpg", "") + "?sslmode=prefer"))
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+{%- else %}
+
+
+def test_a_sqlite_url_is_converted_to_aiosqlite() -> None:
+    assert to_async_driver("sqlite:///./app.db") == "sqlite+aiosqlite:///./app.db"
+
+
+def test_another_database_is_refused_without_echoing_the_url() -> None:
+    with pytest.raises(ValueError) as refused:
+        to_async_driver("postgresql://app:hunter2@db/app")
+
+    assert "postgresql:// is not supported" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+{%- endif %}
