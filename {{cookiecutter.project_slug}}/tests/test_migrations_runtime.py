@@ -4,9 +4,13 @@ import argparse
 {%- if cookiecutter.database == "postgresql" %}
 import asyncio
 import logging
+{%- endif %}
+import subprocess
+{%- if cookiecutter.database == "postgresql" %}
 import threading
 import time
 {%- endif %}
+from pathlib import Path
 
 import pytest
 from alembic.command import upgrade
@@ -40,7 +44,7 @@ from {{ cookiecutter.package_name }}.migrations_runtime.session import (
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 {%- if cookiecutter.database == "postgresql" %}
-from tests.databases import engine_for
+from tests.databases import connected
 {%- endif %}
 
 URL = "{{ 'postgresql+asyncpg://app@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///app.db' }}"
@@ -136,6 +140,30 @@ def test_everyday_alembic_failures_are_explained() -> None:
     assert errors.explain_command_error(command_error("Something else")) == "Something else"
 
 
+def test_a_missing_revision_is_found_on_its_git_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def git(*arguments: str) -> None:
+        subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "--quiet", "--initial-branch=main")
+    git("config", "user.email", "test@example.com")
+    git("config", "user.name", "Test")
+    git("commit", "--quiet", "--allow-empty", "-m", "start")
+    git("switch", "--quiet", "-c", "feature/isbn")
+    revision = tmp_path / "migrations" / "versions" / "2026_01_01_000000-fe11c0de0001_isbn.py"
+    revision.parent.mkdir(parents=True)
+    revision.write_text("revision = 'fe11c0de0001'\n")
+    git("add", ".")
+    git("commit", "--quiet", "-m", "isbn")
+    git("switch", "--quiet", "main")
+    monkeypatch.chdir(tmp_path)
+
+    assert errors.branches_with_revision("fe11c0de0001") == ["feature/isbn"]
+    assert "it is on git branch feature/isbn" in errors.missing_revision_hint("fe11c0de0001")
+    assert errors.branches_with_revision("not a revision; rm -rf") == []
+
+
 def test_expected_failures_have_one_line_and_others_none() -> None:
     assert errors.one_line(ConfigurationError("DATABASE_URL is not set")) == (
         "DATABASE_URL is not set"
@@ -204,12 +232,8 @@ def test_the_session_is_restored_and_the_lock_released(database_url: str) -> Non
         return before, inside, locks, after, connection.scalar(HOLDS_LOCK)
 
     async def go() -> tuple[object, ...]:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(run)
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            return await connection.run_sync(run)
 
     before, inside, locks, after, locks_after = asyncio.run(go())
 
@@ -227,15 +251,11 @@ def test_a_run_waits_for_the_lock_and_says_who_holds_it(
     holding, release = threading.Event(), threading.Event()
 
     async def hold_the_lock() -> None:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SET application_name = 'deploy-17'"))
-                await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
-                holding.set()
-                await asyncio.to_thread(release.wait, 120)
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            await connection.execute(text("SET application_name = 'deploy-17'"))
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            holding.set()
+            await asyncio.to_thread(release.wait, 120)
 
     def release_once_the_wait_is_reported() -> None:
         for _ in range(2400):
@@ -249,12 +269,8 @@ def test_a_run_waits_for_the_lock_and_says_who_holds_it(
             pass
 
     async def run_when_free() -> None:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                await connection.run_sync(take_and_release)
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            await connection.run_sync(take_and_release)
 
     holder = threading.Thread(target=asyncio.run, args=(hold_the_lock(),))
     releaser = threading.Thread(target=release_once_the_wait_is_reported)
