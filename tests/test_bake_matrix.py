@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from local_extensions import slugify_identifier
-from tests.helpers import SLUG, VALID_COMBINATIONS, bake, combination_id, post_gen
+from tests.helpers import DEFAULTS, SLUG, VALID_COMBINATIONS, bake, combination_id, post_gen
 
 UNRENDERED = re.compile(r"\{\{ *cookiecutter|\{%-? *(if|endif|for|endfor|raw|else)")
 
@@ -106,7 +106,8 @@ def test_has_exactly_the_files_its_options_call_for(baked: tuple[dict[str, str],
 
 def test_no_variant_file_survives(baked: tuple[dict[str, str], Path]) -> None:
     answers, project = baked
-    survivors = [path for path in post_gen.variant_sources(answers) if (project / path).exists()]
+    sources = post_gen.variant_sources({**DEFAULTS, **answers})
+    survivors = [path for path in sources if (project / path).exists()]
     assert survivors == []
     # A module named `<stem>.<variant>.py` cannot be imported: one VARIANT_FILES does not list.
     dotted = [str(path.relative_to(project)) for path in project.rglob("*.*.py")]
