@@ -42,10 +42,7 @@ async def test_health_is_503_when_the_database_is_unreachable(
     response = await client.get("/health")
 
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "database": "unreachable",
-        "current_revisions": [],
-        "head_revisions": response.json()["head_revisions"],
-        "detail": "the database cannot be reached",
-    }
+    body = response.json()
+    assert (body["status"], body["database"]) == ("unavailable", "unreachable")
+    assert body["current_revisions"] == []
+    assert body["detail"] == "the database cannot be reached"

@@ -16,7 +16,6 @@ from sqlalchemy import column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import current_revisions
 from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_versions
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
@@ -80,14 +79,14 @@ def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None
     run_alembic(database_url, lambda config: downgrade(config, "base"), tenant="globex")
     assert tables(database_url, "tenant_globex") == {"alembic_version"}
     assert version(database_url, "tenant_acme") == head()
-    # The deploy check and /health see the tenant that is behind.
+    # The deploy check sees the tenant that is behind.
     behind = alembic_cli(database_url, "current", "--check-heads")
     assert behind.returncode != 0 and "not on all head revisions" in behind.stdout + behind.stderr
-    assert on_connection(database_url, current_revisions) != frozenset({head()})
+    assert on_connection(database_url, schema_versions).tenants["globex"] == ()
 
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     assert alembic_cli(database_url, "current", "--check-heads").returncode == 0
-    assert on_connection(database_url, current_revisions) == frozenset({head()})
+    assert on_connection(database_url, schema_versions).tenants["globex"] == (head(),)
 
     assert tables(database_url, "tenant_globex") == HEAD_TABLES | {"alembic_version"}
     assert version(database_url, "tenant_globex") == head()
@@ -177,7 +176,9 @@ async def test_ten_tenants_created_at_once_are_each_complete(
     engine: AsyncEngine = app.state.engine
     async with engine.connect() as connection:
         versions = await connection.run_sync(schema_versions)
-    assert {name: versions.get(name) for name in names} == {name: (head(),) for name in names}
+    assert {name: versions.tenants.get(name) for name in names} == {
+        name: (head(),) for name in names
+    }
     assert (await client.get("/health")).status_code == 200
 
 
@@ -226,3 +227,43 @@ async def test_without_the_admin_token_setting_tenant_creation_does_not_exist(
     ):
         response = await http.post("/tenants", json={"name": "nobody"}, headers=admin_headers)
     assert response.status_code == 404
+
+
+async def test_a_broken_tenant_fails_alone(
+    app: FastAPI, client: AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """A dropped schema and an invalid registry row degrade /health; other tenants go on."""
+    broken = f"broken_{uuid.uuid4().hex[:8]}"
+    created = await client.post("/tenants", json={"name": broken}, headers=admin_headers)
+    assert created.status_code == 201
+    engine: AsyncEngine = app.state.engine
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA "tenant_{broken}" CASCADE'))
+        await connection.execute(text("INSERT INTO shared.tenants (name) VALUES ('Bad-Name')"))
+    try:
+        health = await client.get("/health")
+        broken_request = await client.get("/health", headers={"X-Tenant": broken})
+        tenants = await client.get("/tenants")
+{%- if cookiecutter.example_model == "yes" %}
+        own = await client.get("/authors")
+        other = await client.get("/authors", headers={"X-Tenant": broken})
+{%- endif %}
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM shared.tenants WHERE name = 'Bad-Name'"))
+            await connection.execute(
+                text("DELETE FROM shared.tenants WHERE name = :name"), {"name": broken}
+            )
+
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["tenants"]["behind"] >= 1 and body["tenants"]["invalid"] == 1
+    assert {"Bad-Name", broken} <= set(body["tenants"]["examples"])
+    assert broken_request.status_code == 200  # /health does not depend on X-Tenant
+    assert tenants.status_code == 200
+{%- if cookiecutter.example_model == "yes" %}
+    assert own.status_code == 200
+    assert other.status_code == 503
+    assert other.json()["detail"].startswith(f"tenant {broken} is not at the head revision")
+{%- endif %}

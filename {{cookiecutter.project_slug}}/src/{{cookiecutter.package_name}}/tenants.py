@@ -26,7 +26,6 @@ from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import (
     validate_tenant_name,
 )
 from {{ cookiecutter.package_name }}.models import Tenant
-from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
 # Alembic keeps the run in progress in a module-level proxy (`alembic.context`): two runs at once
@@ -61,10 +60,10 @@ async def create_tenant(settings: Settings, name: str) -> None:
     try:
         async with engine.connect() as connection:
             versions = await connection.run_sync(schema_versions)
-        if name in versions:
+        if name in versions.tenants:
             raise TenantError(f"tenant {name} exists already: choose another name")
         expected = head_revisions(settings.alembic_ini)
-        if frozenset(versions[SHARED_SCHEMA]) != expected:
+        if frozenset(versions.shared) != expected:
             raise TenantError(
                 "the shared schema is not at the head revision, so a new tenant would be ahead "
                 "of it: run `alembic upgrade head` first, then create the tenant"

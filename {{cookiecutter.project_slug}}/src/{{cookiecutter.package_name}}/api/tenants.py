@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy import Column, MetaData, String, Table, bindparam, select, true
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.deps import EngineDep, SessionDep
@@ -15,6 +17,14 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, tenant_names
 
 router = APIRouter(tags=["tenants"])
+# A Table, not a table(): schema_translate_map only rewrites Table objects.
+VERSIONS = Table("alembic_version", MetaData(), Column("version_num", String(32)))
+# The registry row and the tenant's revisions in one round trip.
+REGISTERED_AT = (
+    select(Tenant.name, VERSIONS.c.version_num)
+    .select_from(Tenant.__table__.outerjoin(VERSIONS, true()))
+    .where(Tenant.name == bindparam("name"))
+)
 bearer = HTTPBearer(auto_error=False)
 
 
@@ -23,20 +33,35 @@ class TenantIn(BaseModel):
 
 
 async def get_tenant_session(
+    request: Request,
     session: SessionDep,
     x_tenant: Annotated[
         str, Header(description="the tenant's name, set by a trusted gateway (docs/tenancy.md)")
     ],
 ) -> AsyncSession:
-    """The request's session, with unqualified tables in the tenant's schema."""
+    """The request's session, with unqualified tables in the tenant's schema.
+
+    A tenant whose schema is missing or behind answers 503 on its own; other tenants go on.
+    """
     try:
         schema = schema_for(x_tenant)
     except TenantNameError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
     # schema_translate_map rewrites the schema in compiled SQL: no name is pasted into a query.
     await session.connection(execution_options={"schema_translate_map": {None: schema}})
-    if await session.get(Tenant, x_tenant) is None:
+    try:
+        rows = (await session.execute(REGISTERED_AT, {"name": x_tenant})).all()
+        registered, revisions = bool(rows), {row.version_num for row in rows}
+    except ProgrammingError:  # no version table: the tenant's schema is missing
+        await session.rollback()
+        registered, revisions = await session.get(Tenant, x_tenant) is not None, set()
+    if not registered:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"tenant {x_tenant} does not exist")
+    if revisions != request.app.state.head_revisions:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"tenant {x_tenant} is not at the head revision: run `alembic upgrade head`",
+        )
     return session
 
 

@@ -2,9 +2,6 @@
 
 import logging
 from collections.abc import Collection, Mapping
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from itertools import chain
-{%- endif %}
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,6 @@ from sqlalchemy import Connection
 
 from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config, command_name
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import schema_versions
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
@@ -59,11 +55,9 @@ def head_revisions(alembic_ini: Path) -> frozenset[str]:
 
 def current_revisions(connection: Connection) -> frozenset[str]:
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    # At head only when the shared schema and every registered tenant are; a tenant with no
-    # revision at all shows as "base".
-    versions = schema_versions(connection)
-    shared = versions.pop(SHARED_SCHEMA)
-    return frozenset(chain(shared, *(found or ("base",) for found in versions.values())))
+    """The shared schema's revisions; tenancy.schema_versions() has every tenant's."""
+    context = MigrationContext.configure(connection, opts={"version_table_schema": SHARED_SCHEMA})
+    return frozenset(context.get_current_heads())
 {%- else %}
     return frozenset(MigrationContext.configure(connection).get_current_heads())
 {%- endif %}

@@ -69,11 +69,10 @@ class Target(NamedTuple):
 
 
 def registered_tenants(connection: Connection) -> list[str]:
-    """The registry's tenant names, checked again: they become schema names."""
+    """The registry's tenant names, as stored: schema_for() checks each before it is used."""
     if not inspect(connection).has_table(Tenant.__tablename__, schema=SHARED_SCHEMA):
         return []
-    names = connection.scalars(select(Tenant.name).order_by(Tenant.name))
-    return [validate_tenant_name(name) for name in names]
+    return list(connection.scalars(select(Tenant.name).order_by(Tenant.name)))
 
 
 def visits_every_tenant(config: Config, revision_argument: Callable[[], object]) -> bool:
@@ -161,28 +160,40 @@ def in_schema(connection: Connection, target: Target, owns_connection: bool) -> 
             connection.commit()
 
 
-def schema_versions(connection: Connection) -> dict[str, tuple[str, ...]]:
-    """The revisions of the shared schema and of each registered tenant's schema (by name).
+class SchemaVersions(NamedTuple):
+    shared: tuple[str, ...]
+    # Registered tenant -> its revisions; () when its schema or version table is missing.
+    tenants: dict[str, tuple[str, ...]]
+    # Registry rows that cannot be schema names: never queried, reported instead.
+    invalid: list[str]
+
+
+def schema_versions(connection: Connection) -> SchemaVersions:
+    """The revisions of the shared schema and of every registered tenant.
 
     Two queries whatever the number of tenants: which version tables exist, then all of them
-    at once. A tenant without a version table (its schema missing or never migrated) is at ().
+    at once.
     """
-    schemas = {SHARED_SCHEMA: SHARED_SCHEMA} | {
-        schema_for(name): name for name in registered_tenants(connection)
-    }
-    existing = connection.scalars(VERSION_TABLE_SCHEMAS, {"schemas": list(schemas)}).all()
-    versions: dict[str, list[str]] = {name: [] for name in schemas.values()}
+    names = registered_tenants(connection)
+    valid = [name for name in names if TENANT_NAME.fullmatch(name) and name not in RESERVED_NAMES]
+    owners = {SHARED_SCHEMA: SHARED_SCHEMA} | {f"tenant_{name}": name for name in valid}
+    existing = connection.scalars(VERSION_TABLE_SCHEMAS, {"schemas": list(owners)}).all()
+    found: dict[str, list[str]] = {owner: [] for owner in owners.values()}
     if existing:
         every_table = union_all(
             *(
-                select(literal(schemas[schema]).label("owner"), version_table(schema).c.version_num)
+                select(literal(owners[schema]).label("owner"), version_table(schema).c.version_num)
                 for schema in existing
             )
         )
         for owner, revision in connection.execute(every_table):
-            versions[owner].append(revision)
-    return {owner: tuple(revisions) for owner, revisions in versions.items()}
+            found[owner].append(revision)
+    return SchemaVersions(
+        shared=tuple(found.pop(SHARED_SCHEMA)),
+        tenants={name: tuple(revisions) for name, revisions in found.items()},
+        invalid=sorted(set(names) - set(valid)),
+    )
 
 
-def version_table(schema: str) -> TableClause:
+def version_table(schema: str | None) -> TableClause:
     return table("alembic_version", column("version_num"), schema=schema)
