@@ -178,7 +178,7 @@ def cause(error: Exception) -> str:
     """The driver's own error on one line: its class and first line, never the statement."""
     original = driver_error(error)
     message = " ".join(str(original).split("\n", 1)[0].split())
-    return clip(f"{type(original).__name__}: {message}", DETAIL_CHARACTERS)
+    return clip(": ".join(filter(None, [type(original).__name__, message])), DETAIL_CHARACTERS)
 
 
 def kind(error: Exception) -> str:
@@ -190,7 +190,6 @@ def kind(error: Exception) -> str:
 
 def driver_error(error: Exception) -> BaseException:
     """The exception the driver raised, under SQLAlchemy's and its adapter's wrappers."""
-    original: BaseException = error
     if isinstance(error, DBAPIError) and error.orig is not None:
-        original = error.orig
-    return original.__cause__ or original
+        return error.orig.__cause__ or error.orig
+    return error
