@@ -7,21 +7,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# The server quotes what goes into the statement: no name or password is pasted into SQL here.
+FORMAT = text("SELECT format(:template, VARIADIC CAST(:arguments AS text[]))")
 
-async def _run_as_admin(server_url: str, statement: str, database: str) -> None:
-    engine = create_async_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(database)
-            await connection.execute(text(statement.format(database=quoted)))
-    finally:
-        await engine.dispose()
+
+def run_as_admin(database_url: str, template: str, *arguments: str) -> None:
+    """Run one statement on database_url's PostgreSQL server, outside any transaction.
+
+    It runs from the maintenance database, so it may create, alter or drop database_url's own.
+    template is for PostgreSQL's format(): `%I` is an identifier, `%L` a literal, `%s` as is.
+    """
+
+    async def run() -> None:
+        server = make_url(database_url).set(database="postgres")
+        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                values = {"template": template, "arguments": list(arguments)}
+                statement = await connection.scalar(FORMAT, values)
+                await connection.exec_driver_sql(str(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 @contextmanager
@@ -39,13 +51,11 @@ def scratch_database(
         with tempfile.TemporaryDirectory() as directory:
             yield url.set(database=str(Path(directory) / f"{name}.db")).render_as_string()
         return
-    asyncio.run(_run_as_admin(database_url, "CREATE DATABASE {database}", name))
+    run_as_admin(database_url, "CREATE DATABASE %I", name)
     try:
         if search_path is not None:
             # A fixed list of schema names from the caller, never user input.
-            statement = "ALTER DATABASE {database} SET search_path = " + search_path
-            asyncio.run(_run_as_admin(database_url, statement, name))
+            run_as_admin(database_url, "ALTER DATABASE %I SET search_path = %s", name, search_path)
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        drop = "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-        asyncio.run(_run_as_admin(database_url, drop, name))
+        run_as_admin(database_url, "DROP DATABASE IF EXISTS %I WITH (FORCE)", name)

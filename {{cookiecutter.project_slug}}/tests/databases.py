@@ -1,14 +1,18 @@
-"""Scratch databases and in-process Alembic runs for the tests."""
+"""Scratch databases, connections to them, and in-process Alembic runs, for the tests.
+
+Statements about a database rather than in it (PostgreSQL: create a role, refuse connections)
+go through `devtools.scratch.run_as_admin`, which makes the scratch databases too.
+"""
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic.config import Config
-from sqlalchemy import Connection, pool
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, pool, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import devtools.scratch
 from {{ cookiecutter.package_name }}.db import create_engine
@@ -39,18 +43,35 @@ def engine_for(database_url: str) -> AsyncEngine:
     return create_engine(Settings(database_url=database_url), poolclass=pool.NullPool)
 
 
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """A connection of its own to database_url; its engine is disposed of afterwards."""
+    engine = engine_for(database_url)
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    finally:
+        await engine.dispose()
+
+
 def on_connection(database_url: str, work: Callable[[Connection], T]) -> T:
-    """Run work(connection) in a committed transaction on database_url, from synchronous code."""
+    """Run work(connection) on database_url and commit, from synchronous code."""
 
     async def run() -> T:
-        engine = engine_for(database_url)
-        try:
-            async with engine.begin() as connection:
-                return await connection.run_sync(work)
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            result = await connection.run_sync(work)
+            await connection.commit()
+            return result
 
     return asyncio.run(run())
+
+
+def query(database_url: str, statement: str, **parameters: object) -> list[tuple[Any, ...]]:
+    """The rows one SQL statement returns on database_url."""
+    return on_connection(
+        database_url,
+        lambda connection: [tuple(row) for row in connection.execute(text(statement), parameters)],
+    )
 
 
 def run_alembic(
@@ -62,13 +83,7 @@ def run_alembic(
     """
 
     async def run() -> None:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                await connection.run_sync(
-                    lambda sync: command(build_config(sync, **config_options))
-                )
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            await connection.run_sync(lambda sync: command(build_config(sync, **config_options)))
 
     asyncio.run(run())
