@@ -15,15 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 from alembic.command import upgrade
-from alembic.config import Config
-from sqlalchemy import pool, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from devtools.scratch import run_as_admin
 from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
 from {{ cookiecutter.package_name }}.migrations_runtime.session import APPLICATION_NAME
-from tests.databases import engine_for, run_alembic
+from tests.databases import connected, query, run_alembic
 from tests.fixtures.scratch_migrations import (
+    HUNG_SECONDS,
     PROJECT,
     ScratchMigrations,
     alembic_environment,
@@ -34,14 +34,15 @@ from tests.fixtures.scratch_migrations import (
 
 # Holds the lock until every other upgrade process is waiting for it, so the test proves they
 # really ran at the same moment, then records how many were waiting. Waiting runs show up under
-# the application_name the migration session sets, which this session has too.
+# the application_name the migration session sets, which this session has too. It waits as long
+# as the others take to start on a busy machine: MIGRATION_STATEMENT_TIMEOUT is its only bound.
 WAIT_FOR_QUEUED_UPGRADES = """
     op.create_table("lock_waiters", sa.Column("waiting", sa.Integer, nullable=False))
     op.execute(
         '''
         DO $$
         BEGIN
-            FOR attempt IN 1..600 LOOP
+            LOOP
                 -- pg_stat_activity is read once per transaction unless told to look again.
                 PERFORM pg_stat_clear_snapshot();
                 EXIT WHEN (
@@ -72,26 +73,6 @@ def count_run(revision: str) -> str:
     return COUNT_RUN.format(revision=revision)
 
 
-def query(database_url: str, statement: str) -> list[tuple[object, ...]]:
-    async def fetch() -> list[tuple[object, ...]]:
-        engine = create_async_engine(database_url, poolclass=pool.NullPool)
-        try:
-            async with engine.connect() as connection:
-                return [tuple(row) for row in await connection.execute(text(statement))]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(fetch())
-
-
-def upgrade_in_process(database_url: str, migrations: ScratchMigrations, revision: str) -> None:
-    def command(config: Config) -> None:
-        config.set_main_option("script_location", str(migrations.versions.parent))
-        upgrade(config, revision)
-
-    run_alembic(database_url, command)
-
-
 SESSION_STATE = text(
     "SELECT current_setting('search_path'), current_setting('lock_timeout'), "
     "current_setting('statement_timeout'), current_setting('application_name')"
@@ -100,16 +81,12 @@ SESSION_STATE = text(
 
 def test_a_migration_run_leaves_its_connection_as_it_found_it(database_url: str) -> None:
     async def state_before_and_after() -> tuple[object, object]:
-        engine = engine_for(database_url)
-        try:
-            async with engine.connect() as connection:
-                before = (await connection.execute(SESSION_STATE)).one()
-                await connection.commit()
-                await connection.run_sync(lambda sync: upgrade(build_config(sync), "head"))
-                after = (await connection.execute(SESSION_STATE)).one()
-                return before, after
-        finally:
-            await engine.dispose()
+        async with connected(database_url) as connection:
+            before = (await connection.execute(SESSION_STATE)).one()
+            await connection.commit()
+            await connection.run_sync(lambda sync: upgrade(build_config(sync), "head"))
+            after = (await connection.execute(SESSION_STATE)).one()
+            return before, after
 
     before, after = asyncio.run(state_before_and_after())
 
@@ -143,13 +120,13 @@ def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_u
         ],
     )
     command = migrations.command("upgrade", "head")
-    environment = alembic_environment(database_url)
+    environment = alembic_environment(database_url, MIGRATION_STATEMENT_TIMEOUT="10min")
 
     started = [
         subprocess.Popen(command, env=environment, cwd=PROJECT, stderr=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]
-    logs = [process.communicate(timeout=60)[1] for process in started]
+    logs = [process.communicate(timeout=HUNG_SECONDS)[1] for process in started]
 
     assert [process.returncode for process in started] == [0] * processes, logs
     assert revisions_and_tables(database_url)[0] == {"c0c0c0c00003"}
@@ -169,15 +146,6 @@ def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_u
     )
 
 
-async def run_process(command: list[str], environment: dict[str, str]) -> tuple[int, str, float]:
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *command, env=environment, cwd=PROJECT, stderr=asyncio.subprocess.PIPE
-    )
-    _, stderr = await process.communicate()
-    return process.returncode or 0, stderr.decode(), time.monotonic() - started
-
-
 def test_a_blocked_migration_gives_up_after_the_lock_timeout(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -189,30 +157,31 @@ def test_a_blocked_migration_gives_up_after_the_lock_timeout(
     migrations.add(
         "b10cced00002", upgrade='op.add_column("widgets", sa.Column("colour", sa.String(20)))'
     )
-    upgrade_in_process(database_url, migrations, created)
+    run_alembic(
+        database_url,
+        lambda config: upgrade(config, created),
+        script_location=migrations.versions.parent,
+    )
     environment = alembic_environment(database_url, MIGRATION_LOCK_TIMEOUT="1s")
 
-    async def upgrade_while_a_reader_holds_the_table() -> tuple[int, str, float]:
-        engine = create_async_engine(database_url, poolclass=pool.NullPool)
-        try:
-            async with engine.connect() as reader:
-                # An open transaction that read the table: ADD COLUMN has to wait for it.
-                await reader.execute(text("SELECT count(*) FROM widgets"))
-                result = await run_process(migrations.command("upgrade", "head"), environment)
-                assert reader.in_transaction()
-                return result
-        finally:
-            await engine.dispose()
+    async def upgrade_while_a_reader_holds_the_table() -> subprocess.CompletedProcess[str]:
+        async with connected(database_url) as reader:
+            # An open transaction that read the table: ADD COLUMN has to wait for it.
+            await reader.execute(text("SELECT count(*) FROM widgets"))
+            command = migrations.command("upgrade", "head")
+            result = await asyncio.to_thread(run, command, environment)
+            # The reader never let go: only the lock timeout can have ended the wait.
+            assert reader.in_transaction()
+            return result
 
-    returncode, stderr, seconds = asyncio.run(upgrade_while_a_reader_holds_the_table())
+    result = asyncio.run(upgrade_while_a_reader_holds_the_table())
 
-    assert returncode == 1
-    assert "Traceback" not in stderr
-    [line] = [line for line in stderr.splitlines() if line.startswith("alembic: ")]
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("alembic: ")]
     assert "could not get a lock on widgets within lock_timeout" in line
     assert "MIGRATION_LOCK_TIMEOUT=1s" in line
     assert "raise MIGRATION_LOCK_TIMEOUT" in line
-    assert seconds < 30  # the reader never let go: only the timeout can have ended the wait
     assert revisions_and_tables(database_url)[0] == {created}
     columns = query(
         database_url,
@@ -287,24 +256,13 @@ def test_create_index_concurrently_in_an_autocommit_block(
     assert revisions_and_tables(database_url)[0] == {created}
 
 
-async def _on_server(database_url: str, statement: str) -> None:
-    """Run a statement about the test's own database from the server's maintenance database."""
-    server = make_url(database_url).set(database="postgres")
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    database = str(make_url(database_url).database)
-    try:
-        async with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(database)
-            await connection.execute(text(statement.format(database=quoted)))
-            await connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": database},
-            )
-    finally:
-        await engine.dispose()
+def allow_connections(database_url: str, allowed: bool) -> None:
+    """Let the database accept connections, or refuse new ones and cut the open ones."""
+    name = str(make_url(database_url).database)
+    run_as_admin(database_url, "ALTER DATABASE %I ALLOW_CONNECTIONS %s", name, str(allowed))
+    if not allowed:
+        cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %L"
+        run_as_admin(database_url, cut, name)
 
 
 @pytest.fixture
@@ -321,16 +279,14 @@ def running_app(database_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
         text=True,
     )
     try:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), timeout=10) as client:
-            for _ in range(600):
-                if socket.exists() or server.poll() is not None:
-                    break
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), timeout=60) as client:
+            while not socket.exists() and server.poll() is None:
                 time.sleep(0.05)
             assert server.poll() is None, server.communicate()[1]
             yield client
     finally:
         server.terminate()
-        server.communicate(timeout=30)
+        server.communicate(timeout=HUNG_SECONDS)
 
 
 def test_health_reports_an_outage_and_recovers_without_a_restart(
@@ -338,12 +294,11 @@ def test_health_reports_an_outage_and_recovers_without_a_restart(
 ) -> None:
     assert running_app.get("http://app/health").status_code == 200
 
-    # Refuse new connections and cut the pooled ones: the database is "down".
-    asyncio.run(_on_server(database_url, "ALTER DATABASE {database} ALLOW_CONNECTIONS false"))
+    allow_connections(database_url, False)  # the database is "down"
     try:
         down = [running_app.get("http://app/health") for _ in range(2)]
     finally:
-        asyncio.run(_on_server(database_url, "ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        allow_connections(database_url, True)
 
     assert [response.status_code for response in down] == [503, 503]
     assert down[0].json()["detail"] == "the database cannot be reached"

@@ -8,29 +8,10 @@ from pathlib import Path
 import pytest
 
 from devtools.__main__ import main
+from tests.fixtures.scratch_migrations import revision_source
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FINDING = re.compile(r"^(?P<path>.+?):(?P<line>\d+): (?P<rule>\S+) ")
-REVISION = """\"\"\"{message}
-
-Review checklist (tick each box with [x] before merging):
-- [x] Reviewed
-\"\"\"
-
-from alembic import op
-
-revision = "{revision}"
-down_revision = {down!r}
-
-
-def upgrade() -> None:
-    op.execute("SELECT 1")
-
-
-def downgrade() -> None:
-    op.execute("SELECT 2")
-"""
-
 Lint = Callable[..., tuple[int, list[tuple[str, int, str]], str]]
 
 
@@ -57,13 +38,15 @@ def lint(
 def write_revision(directory: Path, revision: str, down: str | None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{revision}.py"
-    path.write_text(REVISION.format(message=revision, revision=revision, down=down))
+    path.write_text(
+        revision_source(revision, down, 'op.execute("SELECT 1")', 'op.execute("SELECT 2")')
+    )
     return path
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A minimal Alembic project: alembic.ini and an empty migrations/versions."""
+    """A minimal Alembic project: alembic.ini and an empty migrations/versions, no env.py."""
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
     return tmp_path
