@@ -56,6 +56,7 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
         [
             "tests/test_postgresql_safety.py",
             "tests/test_interrupted_migrations.py",
+            "tests/test_postgresql_passwords.py",
             ".squawk.toml",
         ],
     ),
