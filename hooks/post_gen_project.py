@@ -58,6 +58,8 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
             "tests/test_interrupted_migrations.py",
             "tests/test_postgresql_passwords.py",
             ".squawk.toml",
+            "devtools/migration_lint/squawk.py",
+            "tests/devtools/test_squawk.py",
         ],
     ),
 ]

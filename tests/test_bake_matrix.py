@@ -82,7 +82,10 @@ def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
         "Dockerfile": answers["docker"] == "yes",
         ".dockerignore": answers["docker"] == "yes",
         "tests/test_postgresql_safety.py": answers["database"] == "postgresql",
+        "tests/test_postgresql_passwords.py": answers["database"] == "postgresql",
         ".squawk.toml": answers["database"] == "postgresql",
+        "devtools/migration_lint/squawk.py": answers["database"] == "postgresql",
+        "tests/devtools/test_squawk.py": answers["database"] == "postgresql",
         # The post-gen hook records the bake for cruft (the template is a git checkout).
         ".cruft.json": True,
         ".env": False,

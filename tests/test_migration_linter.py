@@ -45,8 +45,11 @@ def lint(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # DATABASE_URL only picks the dialect for squawk's offline SQL; nothing connects.
     env = {**os.environ, "DATABASE_URL": "postgresql+asyncpg://offline@localhost/offline"}
     # Squawk needs the baked project's own dependencies to render SQL: its tests run in the bake.
+    # Only PostgreSQL bakes have squawk, and the option to skip it.
+    postgresql = (project / "devtools" / "migration_lint" / "squawk.py").is_file()
+    no_squawk = ["--no-squawk"] if postgresql else []
     return subprocess.run(
-        [sys.executable, "-m", "devtools", "lint-migrations", "--no-squawk", *args],
+        [sys.executable, "-m", "devtools", "lint-migrations", *no_squawk, *args],
         cwd=project,
         env=env,
         capture_output=True,

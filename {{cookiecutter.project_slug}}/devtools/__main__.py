@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.migration_lint import history, lint
+from devtools.migration_lint import history, lint{{ ", squawk" if cookiecutter.database == "postgresql" }}
 
 ROUNDTRIP = (["upgrade", "head"], ["check"], ["downgrade", "base"], ["upgrade", "head"])
 ROUNDTRIP_PREFIX = "roundtrip_{{ cookiecutter.project_slug }}"
@@ -68,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     lint_parser.add_argument(
         "--allow-unticked", action="store_true", help="do not require a ticked review checklist"
     )
+{%- if cookiecutter.database == "postgresql" %}
     lint_parser.add_argument(
-        "--no-squawk", action="store_true", help="skip squawk on the offline SQL (PostgreSQL)"
+        "--no-squawk", action="store_true", help="skip squawk on the offline SQL"
     )
+{%- endif %}
     commands.add_parser("check-heads", help="fail when the revision history has several heads")
     commands.add_parser(
         "migration-roundtrip",
@@ -81,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return check_heads()
     if args.command == "migration-roundtrip":
         return migration_roundtrip()
-    return lint.run(args.paths, args.base, args.allow_unticked, not args.no_squawk)
+{%- if cookiecutter.database == "postgresql" %}
+    checks = [] if args.no_squawk else [squawk.check]
+    return lint.run(args.paths, args.base, args.allow_unticked, checks)
+{%- else %}
+    return lint.run(args.paths, args.base, args.allow_unticked)
+{%- endif %}
 
 
 if __name__ == "__main__":

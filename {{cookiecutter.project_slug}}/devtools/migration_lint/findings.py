@@ -8,6 +8,10 @@ from devtools.migration_lint.migration import Acknowledgement
 ACKNOWLEDGE_HINT = "# migration-lint: ignore[{rule}] <why this is safe>"
 
 
+class CheckUnavailable(Exception):
+    """A check cannot run here (a tool is missing): the lint as a whole is unusable."""
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     path: Path

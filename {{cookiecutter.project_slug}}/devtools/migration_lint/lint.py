@@ -1,10 +1,11 @@
 """lint-migrations: every rule over every file, acknowledgements applied, one report."""
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from devtools.migration_lint import history, squawk
-from devtools.migration_lint.findings import Finding, unacknowledged
+from devtools.migration_lint import history
+from devtools.migration_lint.findings import CheckUnavailable, Finding, unacknowledged
 from devtools.migration_lint.migration import Migration, ParseError, checklist, read
 from devtools.migration_lint.rules import RULES
 
@@ -12,6 +13,9 @@ DEFAULT_PATHS = [Path("migrations/versions")]
 ALEMBIC_INI = Path("alembic.ini")
 CLEAN, FINDINGS, UNUSABLE = 0, 1, 2
 WHY_PLACEHOLDER = "Why: <one or two sentences"
+# A check that needs the revision's place in the history (alembic.ini is the third argument),
+# such as a linter of the SQL that `alembic upgrade <down>:<revision> --sql` renders.
+RevisionCheck = Callable[[Migration, history.Revision, Path], list[Finding]]
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -59,7 +63,12 @@ def _heads(findings: list[Finding], heads: list[history.Revision]) -> None:
         )
 
 
-def run(paths: list[Path], base: str | None, allow_unticked: bool, use_squawk: bool) -> int:
+def run(
+    paths: list[Path],
+    base: str | None,
+    allow_unticked: bool,
+    revision_checks: Sequence[RevisionCheck] = (),
+) -> int:
     status = CLEAN
     if not paths and not DEFAULT_PATHS[0].is_dir():
         print(
@@ -82,8 +91,8 @@ def run(paths: list[Path], base: str | None, allow_unticked: bool, use_squawk: b
                 print(f"{path}: cannot parse ({error})")
                 status = UNUSABLE
                 continue
-            findings += _lint_file(migration, revisions, base, allow_unticked, use_squawk)
-    except (history.HistoryError, squawk.SquawkError) as error:
+            findings += _lint_file(migration, revisions, base, allow_unticked, revision_checks)
+    except (history.HistoryError, CheckUnavailable) as error:
         print(f"lint-migrations: {error}", file=sys.stderr)
         return UNUSABLE
     _heads(findings, heads)
@@ -102,7 +111,7 @@ def _lint_file(
     revisions: list[history.Revision],
     base: str | None,
     allow_unticked: bool,
-    use_squawk: bool,
+    revision_checks: Sequence[RevisionCheck],
 ) -> list[Finding]:
     path = migration.path
     found = [Finding(path, *result) for rule in RULES for result in rule(migration)]
@@ -120,8 +129,8 @@ def _lint_file(
             )
         )
     revision = next((r for r in revisions if r.path == path.resolve()), None)
-    upgrade = migration.functions.get("upgrade")
-    # Squawk reviews new revisions only when there is a base: the others were reviewed there.
-    if use_squawk and squawk.DATABASE == "postgresql" and revision and upgrade and modified is None:
-        found += squawk.check(path, upgrade.lineno, revision, ALEMBIC_INI)
+    # With a base, only new revisions get these checks: the others were reviewed there.
+    if revision and modified is None:
+        for check in revision_checks:
+            found += check(migration, revision, ALEMBIC_INI)
     return unacknowledged(found, migration.acknowledgements, path)

@@ -1,4 +1,7 @@
-"""Squawk on each revision's offline SQL: the PostgreSQL view of what the revision will run."""
+"""Squawk on each revision's offline SQL: the PostgreSQL view of what the revision will run.
+
+`python -m devtools lint-migrations` runs check() on every revision, unless --no-squawk.
+"""
 
 import json
 import os
@@ -8,16 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.migration_lint.findings import Finding
+from devtools.migration_lint.findings import CheckUnavailable, Finding
 from devtools.migration_lint.history import Revision
+from devtools.migration_lint.migration import Migration
 
-DATABASE = "{{ cookiecutter.database }}"
 # Offline SQL only needs the dialect; no connection is made.
 PLACEHOLDER_URL = "postgresql+asyncpg://offline@localhost/offline"
 DOCS = "https://squawkhq.com/docs/{}"
 
 
-class SquawkError(Exception):
+class SquawkError(CheckUnavailable):
     pass
 
 
@@ -51,8 +54,12 @@ def offline_sql(revision: Revision, alembic_ini: Path) -> str:
     return preamble + (result.stdout[own.start() :] if own else "")
 
 
-def check(path: Path, line: int, revision: Revision, alembic_ini: Path) -> list[Finding]:
-    """Squawk's findings, all reported on `line` (upgrade()): SQL lines do not map to Python."""
+def check(migration: Migration, revision: Revision, alembic_ini: Path) -> list[Finding]:
+    """Squawk's findings, all on the line of upgrade(): SQL lines do not map back to Python."""
+    upgrade = migration.functions.get("upgrade")
+    if upgrade is None:
+        return []
+    path, line = migration.path, upgrade.lineno
     try:
         script = offline_sql(revision, alembic_ini)
     except ValueError as error:

@@ -41,7 +41,7 @@ def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_bad_fixture_is_reported(lint: Lint, name: str) -> None:
-    code, found, out = lint("lint-migrations", "--no-squawk", FIXTURES / f"{name}.py")
+    code, found, out = lint("lint-migrations", FIXTURES / f"{name}.py")
     assert code == 1, out
     assert sorted((line, rule) for _, line, rule in found) == BAD[name], out
     findings = [line for line in out.splitlines() if FINDING.match(line)]
@@ -50,13 +50,13 @@ def test_bad_fixture_is_reported(lint: Lint, name: str) -> None:
 
 @pytest.mark.parametrize("name", GOOD)
 def test_good_fixture_is_clean(lint: Lint, name: str) -> None:
-    code, found, out = lint("lint-migrations", "--no-squawk", FIXTURES / f"{name}.py")
+    code, found, out = lint("lint-migrations", FIXTURES / f"{name}.py")
     assert (code, found) == (0, []), out
 
 
 def test_allow_unticked_relaxes_only_the_checklist(lint: Lint) -> None:
     unticked = FIXTURES / "ml013_bad.py"
-    assert lint("lint-migrations", "--no-squawk", "--allow-unticked", unticked)[0] == 0
+    assert lint("lint-migrations", "--allow-unticked", unticked)[0] == 0
     code, found, _ = lint("lint-migrations", "--allow-unticked", FIXTURES / "ml002_bad.py")
     assert code == 1
     assert {rule for *_, rule in found} == {"ML002"}
@@ -67,13 +67,13 @@ def test_acknowledgement_with_reason_silences_only_its_rule(lint: Lint, tmp_path
     lines = path.read_text().splitlines()
     lines.insert(26, "    # migration-lint: ignore[ML010] the column is read through a view")
     path.write_text("\n".join(lines) + "\n")
-    code, found, out = lint("lint-migrations", "--no-squawk", path)
+    code, found, out = lint("lint-migrations", path)
     assert code == 1
     assert [line for _, line, _ in found] == [29, 30], out
 
 
 def test_acknowledgement_without_reason_is_a_finding(lint: Lint) -> None:
-    code, found, out = lint("lint-migrations", "--no-squawk", FIXTURES / "ml000_bad.py")
+    code, found, out = lint("lint-migrations", FIXTURES / "ml000_bad.py")
     assert code == 1
     assert ("ml000_bad.py", 27, "ML000") in found
     assert "gives no reason" in out
@@ -82,7 +82,7 @@ def test_acknowledgement_without_reason_is_a_finding(lint: Lint) -> None:
 def test_directory_argument_lints_every_revision(lint: Lint, tmp_path: Path) -> None:
     for name in ("ml001_good", "ml007_bad"):
         copy_fixture(name, tmp_path)
-    code, found, _ = lint("lint-migrations", "--no-squawk", tmp_path)
+    code, found, _ = lint("lint-migrations", tmp_path)
     assert (code, found) == (1, [("ml007_bad.py", 26, "ML007")])
 
 
@@ -99,7 +99,7 @@ def test_unparseable_file_exits_2_without_traceback(
     else:
         broken.write_text(content)
     good = copy_fixture("ml001_good", tmp_path)
-    code, found, out = lint("lint-migrations", "--no-squawk", broken, good)
+    code, found, out = lint("lint-migrations", broken, good)
     assert code == 2
     assert out.startswith(f"{broken}: cannot parse ({reason}")
     assert found == []
@@ -128,7 +128,7 @@ def test_several_heads_are_reported(lint: Lint, project: Path) -> None:
     write_revision(versions, "aaa", None)
     write_revision(versions, "bbb", "aaa")
     write_revision(versions, "ccc", "aaa")
-    code, found, out = lint("lint-migrations", "--no-squawk")
+    code, found, out = lint("lint-migrations"{{ ', "--no-squawk"' if cookiecutter.database == "postgresql" }})
     assert code == 1
     assert sorted(found) == [("bbb.py", 1, "ML014"), ("ccc.py", 1, "ML014")], out
     code, _, out = lint("check-heads")
@@ -145,7 +145,7 @@ def test_merged_heads_are_clean(lint: Lint, project: Path) -> None:
     merge.write_text(
         merge.read_text().replace("down_revision = None", 'down_revision = ("bbb", "ccc")')
     )
-    assert lint("lint-migrations", "--no-squawk")[:2] == (0, [])
+    assert lint("lint-migrations"{{ ', "--no-squawk"' if cookiecutter.database == "postgresql" }})[:2] == (0, [])
     code, _, out = lint("check-heads")
     assert (code, out.strip()) == (0, "check-heads: one head (ddd)")
 
@@ -173,7 +173,7 @@ def repository(project: Path) -> Path:
 def test_base_reports_a_merged_revision_that_changed(lint: Lint, repository: Path) -> None:
     merged = repository / "migrations" / "versions" / "aaa.py"
     merged.write_text(merged.read_text().replace("SELECT 1", "SELECT 3"))
-    code, found, out = lint("lint-migrations", "--no-squawk", "--base", "main")
+    code, found, out = lint("lint-migrations", "--base", "main")
     assert code == 1
     assert found == [("aaa.py", 1, "ML015")], out
     assert "git checkout main -- " in out
@@ -187,11 +187,11 @@ def test_base_ignores_new_revisions_and_comment_or_checklist_edits(
     text = merged.read_text().replace("- [x] Reviewed", "- [x] Reviewed again")
     merged.write_text(text.replace("def downgrade", "# a comment\ndef downgrade"))
     write_revision(versions, "bbb", "aaa")
-    assert lint("lint-migrations", "--no-squawk", "--base", "main")[:2] == (0, [])
+    assert lint("lint-migrations"{{ ', "--no-squawk"' if cookiecutter.database == "postgresql" }}, "--base", "main")[:2] == (0, [])
 
 
 def test_base_that_does_not_exist_exits_2(lint: Lint, repository: Path) -> None:
-    code, _, out = lint("lint-migrations", "--no-squawk", "--base", "origin/nope")
+    code, _, out = lint("lint-migrations", "--base", "origin/nope")
     assert code == 2
     assert out.strip().count("\n") == 0
     assert "--base origin/nope: not a commit or ref" in out and "git fetch origin nope" in out
@@ -201,6 +201,6 @@ def test_base_without_git_exits_2(
     lint: Lint, repository: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(repository))
-    code, _, out = lint("lint-migrations", "--no-squawk", "--base", "main")
+    code, _, out = lint("lint-migrations", "--base", "main")
     assert code == 2
     assert "--base needs git" in out

@@ -25,7 +25,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+{% if cookiecutter.database == "postgresql" -%}
 # migration-lint: ignore[squawk:adding-not-nullable-field] orders is small; see docs for big tables
+{% endif -%}
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch_op:
         batch_op.alter_column(
