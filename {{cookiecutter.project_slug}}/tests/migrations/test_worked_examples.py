@@ -1,36 +1,42 @@
-"""The worked examples in docs/migrations.md are real migrations: they run up, down and up."""
+"""The worked examples in docs/migrations.md are real migrations: they run up, down and up.
+
+The data migrations are tested the pytest-alembic way: migrate up to the revision before,
+insert rows, migrate on and look at what became of them.
+"""
 
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from alembic.command import downgrade, upgrade
 from alembic.config import Config
-from sqlalchemy import inspect, text
+from pytest_alembic import MigrationContext
+from sqlalchemy import inspect
 
-from tests.databases import on_connection, run_alembic
+from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from tests.databases import on_connection, query, run_alembic
+from tests.fixtures.scratch_migrations import PROJECT, ScratchMigrations
 from tests.migrations.stairway import run_stairway
 
 EXAMPLES = Path(__file__).parent / "examples"
-DOCS = Path(__file__).parents[2] / "docs" / "migrations.md"
+DOCS = PROJECT / "docs" / "migrations.md"
 
 
 @pytest.fixture
 def migrations_with_examples(tmp_path: Path) -> Path:
-    """A copy of migrations/ with the worked examples appended after the project's head."""
-    copy = tmp_path / "migrations"
-    shutil.copytree(Path("migrations"), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    """A copy of migrations/ with the worked examples after the project's head."""
+    migrations = ScratchMigrations(tmp_path)
     for example in EXAMPLES.glob("e*.py"):
-        shutil.copy(example, copy / "versions" / example.name)
-    return copy
+        shutil.copy(example, migrations.versions / example.name)
+    return migrations.versions.parent
 
 
-def run_examples(database_url: str, command: Callable[[Config], object], examples: Path) -> None:
-    run_alembic(database_url, command, script_location=examples)
+@pytest.fixture
+def alembic_config(migrations_with_examples: Path) -> Config:
+    """What alembic_runner runs: the examples."""
+    return build_config(script_location=migrations_with_examples)
 
 
 def columns(database_url: str) -> set[str]:
@@ -40,52 +46,38 @@ def columns(database_url: str) -> set[str]:
 
 
 def test_not_null_column_in_three_steps_backfills_existing_rows(
-    database_url: str, migrations_with_examples: Path
+    alembic_runner: MigrationContext, database_url: str
 ) -> None:
-    run_examples(database_url, lambda c: upgrade(c, "e1a000000001"), migrations_with_examples)
-    on_connection(
-        database_url,
-        lambda sync: sync.execute(
-            text("INSERT INTO orders (customer_email, total_cents) VALUES ('a@example.com', 100)")
-        ),
-    )
+    alembic_runner.migrate_up_to("e1a000000001")
+    alembic_runner.insert_into("orders", {"customer_email": "a@example.com", "total_cents": 100})
 
-    run_examples(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
+    alembic_runner.migrate_up_to("e1a000000004")
 
-    statuses = on_connection(
-        database_url, lambda sync: sync.execute(text("SELECT status FROM orders")).scalars().all()
-    )
-    assert statuses == ["pending"]
+    assert query(database_url, "SELECT status FROM orders") == [("pending",)]
 
 
 def test_rename_by_expand_and_contract_keeps_the_data(
-    database_url: str, migrations_with_examples: Path
+    alembic_runner: MigrationContext, database_url: str
 ) -> None:
-    run_examples(database_url, lambda c: upgrade(c, "e1a000000004"), migrations_with_examples)
-    on_connection(
-        database_url,
-        lambda sync: sync.execute(
-            text("INSERT INTO orders (customer_email, total_cents) VALUES ('b@example.com', 5)")
-        ),
-    )
+    alembic_runner.migrate_up_to("e1a000000004")
+    alembic_runner.insert_into("orders", {"customer_email": "b@example.com", "total_cents": 5})
 
-    run_examples(database_url, lambda c: upgrade(c, "e1a000000007"), migrations_with_examples)
+    alembic_runner.migrate_up_to("e1a000000007")
 
     assert "customer_email" not in columns(database_url)
-    emails = on_connection(
-        database_url, lambda sync: sync.execute(text("SELECT email FROM orders")).scalars().all()
-    )
-    assert emails == ["b@example.com"]
+    assert query(database_url, "SELECT email FROM orders") == [("b@example.com",)]
 
-    run_examples(database_url, lambda c: downgrade(c, "e1a000000004"), migrations_with_examples)
+    alembic_runner.migrate_down_to("e1a000000004")
+
     assert {"customer_email", "status"} <= columns(database_url)
     assert "email" not in columns(database_url)
+    assert query(database_url, "SELECT customer_email FROM orders") == [("b@example.com",)]
 
 
 def test_every_example_upgrades_downgrades_and_upgrades_again(
-    database_url: str, migrations_with_examples: Path
+    migrations_with_examples: Path, database_url: str
 ) -> None:
-    run_examples(database_url, run_stairway, migrations_with_examples)
+    run_alembic(database_url, run_stairway, script_location=migrations_with_examples)
 
     indexes = on_connection(
         database_url, lambda sync: {i["name"] for i in inspect(sync).get_indexes("orders")}
@@ -97,7 +89,7 @@ def test_every_example_upgrades_downgrades_and_upgrades_again(
 
 def test_examples_pass_the_migration_linter() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "devtools", "lint-migrations", "--no-squawk", str(EXAMPLES)],
+        [sys.executable, "-m", "devtools", "lint-migrations", str(EXAMPLES)],
         capture_output=True,
         text=True,
         check=False,
