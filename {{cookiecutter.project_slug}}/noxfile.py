@@ -21,7 +21,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """Mypy (strict) on the application package."""
+    """Mypy (strict) on the package, migrations/env.py and devtools."""
     install(session)
     session.run("mypy", *session.posargs)
 

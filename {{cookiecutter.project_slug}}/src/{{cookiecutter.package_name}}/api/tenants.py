@@ -17,6 +17,8 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, tenant_names
 
 router = APIRouter(tags=["tenants"])
+# Starlette renamed its 422 constant; the number reads the same in every version.
+UNPROCESSABLE = 422
 # A Table, not a table(): schema_translate_map only rewrites Table objects.
 VERSIONS = Table("alembic_version", MetaData(), Column("version_num", String(32)))
 # The registry row and the tenant's revisions in one round trip.
@@ -46,7 +48,7 @@ async def get_tenant_session(
     try:
         schema = schema_for(x_tenant)
     except TenantNameError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(UNPROCESSABLE, str(error)) from None
     # schema_translate_map rewrites the schema in compiled SQL: no name is pasted into a query.
     await session.connection(execution_options={"schema_translate_map": {None: schema}})
     try:
@@ -96,7 +98,7 @@ async def register_tenant(body: TenantIn, request: Request) -> TenantIn:
     try:
         await create_tenant(request.app.state.settings, body.name)
     except TenantNameError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(UNPROCESSABLE, str(error)) from None
     except TenantError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return body
