@@ -1,15 +1,12 @@
 """Schema per tenant: every tenant migrated and isolated; tenant names never reach SQL unchecked."""
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
 
 import pytest
 from alembic.command import downgrade, upgrade
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import column, inspect, select, table, text
@@ -19,7 +16,8 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_versions
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
-from tests.databases import ALEMBIC_INI, on_connection, run_alembic
+from tests.databases import on_connection, run_alembic
+from tests.fixtures.scratch_migrations import alembic, alembic_environment, project_head, run
 from tests.migrations.stairway import run_stairway
 
 BAD_NAMES = ['acme"; DROP SCHEMA shared CASCADE; --', "acme.evil", "it's", "Upper", "pg_x", ""]
@@ -48,18 +46,7 @@ def add_tenants(database_url: str, *names: str) -> None:
 
 
 def alembic_cli(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "alembic", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def head() -> str:
-    return ScriptDirectory.from_config(Config(ALEMBIC_INI)).get_current_head() or ""
+    return run(alembic(*arguments), alembic_environment(database_url))
 
 
 def test_upgrade_head_migrates_shared_template_and_every_tenant(database_url: str) -> None:
@@ -68,9 +55,9 @@ def test_upgrade_head_migrates_shared_template_and_every_tenant(database_url: st
 
     for schema in ("tenant_template", "tenant_acme", "tenant_globex", "tenant_initech"):
         assert tables(database_url, schema) == HEAD_TABLES | {"alembic_version"}
-        assert version(database_url, schema) == head()
+        assert version(database_url, schema) == project_head()
     assert tables(database_url, "shared") == {"tenants", "alembic_version"}
-    assert version(database_url, "shared") == head()
+    assert version(database_url, "shared") == project_head()
 
 
 def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None:
@@ -78,7 +65,7 @@ def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None
     add_tenants(database_url, "acme", "globex", "initech")
     run_alembic(database_url, lambda config: downgrade(config, "base"), tenant="globex")
     assert tables(database_url, "tenant_globex") == {"alembic_version"}
-    assert version(database_url, "tenant_acme") == head()
+    assert version(database_url, "tenant_acme") == project_head()
     # The deploy check sees the tenant that is behind.
     behind = alembic_cli(database_url, "current", "--check-heads")
     assert behind.returncode != 0 and "not on all head revisions" in behind.stdout + behind.stderr
@@ -86,10 +73,10 @@ def test_a_tenant_behind_is_caught_up_by_upgrade_head(database_url: str) -> None
 
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     assert alembic_cli(database_url, "current", "--check-heads").returncode == 0
-    assert on_connection(database_url, schema_versions).tenants["globex"] == (head(),)
+    assert on_connection(database_url, schema_versions).tenants["globex"] == (project_head(),)
 
     assert tables(database_url, "tenant_globex") == HEAD_TABLES | {"alembic_version"}
-    assert version(database_url, "tenant_globex") == head()
+    assert version(database_url, "tenant_globex") == project_head()
 
 
 def test_downgrade_base_reaches_every_schema(database_url: str) -> None:
@@ -108,7 +95,7 @@ def test_stairway_for_shared_template_and_each_tenant(database_url: str) -> None
     for name in ("acme", "globex", "initech"):
         run_alembic(database_url, run_stairway, tenant=name)
         assert tables(database_url, f"tenant_{name}") == HEAD_TABLES | {"alembic_version"}
-    assert version(database_url, "shared") == head()
+    assert version(database_url, "shared") == project_head()
 
 
 @pytest.mark.parametrize("name", BAD_NAMES, ids=range(len(BAD_NAMES)))
@@ -177,7 +164,7 @@ async def test_ten_tenants_created_at_once_are_each_complete(
     async with engine.connect() as connection:
         versions = await connection.run_sync(schema_versions)
     assert {name: versions.tenants.get(name) for name in names} == {
-        name: (head(),) for name in names
+        name: (project_head(),) for name in names
     }
     assert (await client.get("/health")).status_code == 200
 
@@ -185,7 +172,7 @@ async def test_ten_tenants_created_at_once_are_each_complete(
 def test_the_same_tenant_created_twice_at_once_from_the_cli(database_url: str) -> None:
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.tenants", "create", "twin"]
-    environment = {**os.environ, "DATABASE_URL": database_url}
+    environment = alembic_environment(database_url)
     started = [
         subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
