@@ -45,28 +45,31 @@ def test_a_database_at_a_revision_from_another_branch(tmp_path: Path, database_u
     assert "alembic downgrade" in line
 
 
-def test_several_heads(tmp_path: Path, database_url: str) -> None:
+TWO_HEADS = ("4ead0000000a", "4ead0000000b")
+
+
+def with_two_heads(tmp_path: Path) -> ScratchMigrations:
+    """Two revisions on the same parent, as after merging two branches that each added one."""
     migrations = ScratchMigrations(tmp_path)
-    base = migrations.head
-    migrations.write("4eadaa000001", base, "pass", "pass")
-    migrations.write("4eadbb000001", base, "pass", "pass")
+    for head in TWO_HEADS:
+        migrations.write(head, migrations.head, "pass", "pass")
+    return migrations
+
+
+def test_several_heads(tmp_path: Path, database_url: str) -> None:
+    migrations = with_two_heads(tmp_path)
 
     line = failed_line(migrations, database_url, "upgrade", "head")
 
-    assert "several heads (4eadaa000001, 4eadbb000001)" in line
+    assert "several heads (4ead0000000a, 4ead0000000b)" in line
     assert "alembic merge heads" in line
 
 
 def test_downgrade_by_one_at_a_merge_point(tmp_path: Path, database_url: str) -> None:
-    migrations = ScratchMigrations(tmp_path)
-    base = migrations.head
-    migrations.write("4eadaa000002", base, "pass", "pass")
-    migrations.write("4eadbb000002", base, "pass", "pass")
-    migrations.write("3e26e0000002", ("4eadaa000002", "4eadbb000002"), "pass", "pass")
-    assert (
-        run(migrations.command("upgrade", "head"), alembic_environment(database_url)).returncode
-        == 0
-    )
+    migrations = with_two_heads(tmp_path)
+    migrations.write("3e26e0000001", TWO_HEADS, "pass", "pass")
+    upgraded = run(migrations.command("upgrade", "head"), alembic_environment(database_url))
+    assert upgraded.returncode == 0, upgraded.stderr
 
     line = failed_line(migrations, database_url, "downgrade", "-1")
 
@@ -75,4 +78,4 @@ def test_downgrade_by_one_at_a_merge_point(tmp_path: Path, database_url: str) ->
     version = on_connection(
         database_url, lambda c: c.scalar(text("SELECT version_num FROM alembic_version"))
     )
-    assert version == "3e26e0000002"
+    assert version == "3e26e0000001"
