@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import bakes, report, scaling, suites
+from bench import api_throughput, bakes, report, scaling, suites
 from bench.common import install, remove, scratch_database, sqlalchemy_url
 from tests.helpers import bake
 
@@ -72,6 +72,10 @@ def main() -> None:
                     scaling.measure(postgresql, package, url, scratch, size, args.scaling_repeats)
                 )
             sections.append(report.scaling(measured, args.scaling_repeats))
+
+        progress("API throughput on one uvicorn worker")
+        seconds = 1.5 if args.quick else 3.0
+        sections.append(api_throughput.measure(postgresql, seconds, args.suite_repeats))
     finally:
         remove(scratch)
     progress(f"done in {time.perf_counter() - started:.0f} s")
