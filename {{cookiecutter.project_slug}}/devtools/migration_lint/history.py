@@ -5,9 +5,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.config import Config
 from alembic.script import ScriptDirectory
-
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
 
 
 class HistoryError(Exception):
@@ -24,7 +23,9 @@ class Revision:
 def revisions(alembic_ini: Path) -> tuple[list[Revision], list[Revision]]:
     """All revisions and the heads, as Alembic itself reads them."""
     try:
-        script = ScriptDirectory.from_config(build_config(ini=alembic_ini))
+        # Not the app's build_config(): the linter runs before the project is installed
+        # (pre-commit, a CI lint job), and reading revision files needs no settings.
+        script = ScriptDirectory.from_config(Config(alembic_ini))
         every = list(script.walk_revisions())
         head_ids = set(script.get_heads())
     # Revision files are arbitrary Python: whatever they raise means the history is unreadable.
