@@ -79,6 +79,16 @@ class Run:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[bytes, bytes]:
+    """One request over an open keep-alive connection: the response's head and body."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = CONTENT_LENGTH.search(head)
+    return head, await reader.readexactly(int(length.group(1)) if length else 0)
+
+
 async def load(port: int, request: Callable[[], bytes], seconds: float) -> Run:
     """CONNECTIONS keep-alive connections, each sending its next request when the last returns."""
     loop = asyncio.get_running_loop()
@@ -89,10 +99,7 @@ async def load(port: int, request: Callable[[], bytes], seconds: float) -> Run:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while loop.time() < deadline:
             started = time.perf_counter()
-            writer.write(request())
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = CONTENT_LENGTH.search(head)
-            await reader.readexactly(int(length.group(1)) if length else 0)
+            head, _ = await exchange(reader, writer, request())
             run.latencies.append(time.perf_counter() - started)
             run.failures += not head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 201"))
         writer.close()
@@ -145,10 +152,7 @@ def serving(project: Path, target: str, app_dir: Path, **environment: str) -> It
 def first_author(port: int) -> int:
     async def create() -> int:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(write_request())
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = CONTENT_LENGTH.search(head)
-        body = await reader.readexactly(int(length.group(1)) if length else 0)
+        head, body = await exchange(reader, writer, write_request())
         writer.close()
         found = re.search(rb'"id":\s*(\d+)', body)
         if not head.startswith(b"HTTP/1.1 201") or not found:
