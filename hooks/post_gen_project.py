@@ -78,6 +78,10 @@ VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
     ),
 ]
 
+# The baked project's ruff line-length.
+LINE_LENGTH = 100
+ONE_LINE_IMPORT = re.compile(r"(\s*)from ([\w.]+) import ([\w, ]+)")
+
 # Where a template given as `gh:org/name`, `https://...` or `git@host:...` was cloned from
 # (cookiecutter clones those); anything else is a local directory.
 REMOTE_TEMPLATE = re.compile(r"^[A-Za-z][\w+.-]+:|^[\w.-]+@")
@@ -126,6 +130,32 @@ def remove(project_dir: Path, relative_paths: list[str]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def wrap_long_imports(source: str, limit: int = LINE_LENGTH) -> str:
+    """Write `from x import a, b` lines longer than the limit one name a line, as ruff does.
+
+    Only a long package name makes them long: every other bake keeps the lines as written.
+    """
+    lines = []
+    for line in source.splitlines(keepends=True):
+        found = ONE_LINE_IMPORT.fullmatch(line.rstrip("\n"))
+        if found is None or len(line.rstrip("\n")) <= limit:
+            lines.append(line)
+            continue
+        indent, module, names = found.groups()
+        lines.append(f"{indent}from {module} import (\n")
+        lines += [f"{indent}    {name.strip()},\n" for name in names.split(",")]
+        lines.append(f"{indent})\n")
+    return "".join(lines)
+
+
+def wrap_imports(project_dir: Path) -> None:
+    for path in project_dir.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        wrapped = wrap_long_imports(source)
+        if wrapped != source:
+            path.write_text(wrapped, encoding="utf-8")
 
 
 def baked_by_cruft(context: dict[str, Any]) -> bool:
@@ -182,6 +212,7 @@ def main() -> int:
     project_dir = Path.cwd()
     apply_variants(project_dir, context)
     remove(project_dir, paths_to_remove(context))
+    wrap_imports(project_dir)
     if baked_by_cruft(context):
         return 0
     print(f"Created {project_dir}. Next: cd {project_dir} and follow README.md's Quickstart.")

@@ -175,6 +175,35 @@ def test_a_missing_variant_fails_the_bake(tmp_path: Path) -> None:
         post_gen.apply_variants(tmp_path, {**DEFAULTS, "tenancy": "schema-per-tenant"})
 
 
+LONG = "payment_reconciliation_and_settlement_for_europe_version_two"
+IMPORTS = f"""import asyncio
+
+from my_service.db import create_engine
+from {LONG}.api.deps import EngineDep, SessionDep
+from {LONG}.api.tenants import TenantSessionDep as SessionDep
+
+
+def main() -> None:
+    from {LONG}.settings import ConfigurationError, get_settings
+"""
+
+
+def ruff(source: str, *arguments: str) -> str:
+    command = [sys.executable, "-m", "ruff", *arguments, "--isolated", "--line-length=100", "-"]
+    return subprocess.run(command, input=source, capture_output=True, text=True).stdout
+
+
+def test_long_imports_are_wrapped_as_ruff_would_and_short_ones_kept() -> None:
+    wrapped = post_gen.wrap_long_imports(IMPORTS)
+
+    assert "from my_service.db import create_engine\n" in wrapped
+    assert f"    from {LONG}.settings import (\n        ConfigurationError,\n" in wrapped
+    assert all(len(line) <= 100 for line in wrapped.splitlines())
+    assert ruff(wrapped, "format") == wrapped
+    assert ruff(wrapped, "check", "--select=I,E501", "--fix-only", "--exit-zero") == wrapped
+    assert post_gen.wrap_long_imports(wrapped) == wrapped
+
+
 # --- post-gen: the bake's record ----------------------------------------------------------------
 
 
