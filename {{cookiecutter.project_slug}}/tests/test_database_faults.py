@@ -116,7 +116,9 @@ async def test_a_database_lost_once_the_response_is_sent_costs_the_client_nothin
         assert (await get(client, "/probe/database")).status_code == 503
 
 
-async def test_a_stalled_database_fails_requests_in_bounded_time(proxy: DatabaseProxy) -> None:
+async def test_a_stalled_database_fails_requests_in_bounded_time(
+    proxy: DatabaseProxy, caplog: pytest.LogCaptureFixture
+) -> None:
     async with client_through(proxy) as client:
         assert (await get(client, "/probe/database")).status_code == 200
         proxy.stall()
@@ -125,6 +127,9 @@ async def test_a_stalled_database_fails_requests_in_bounded_time(proxy: Database
         responses = await asyncio.gather(*(get(client, "/probe/database") for _ in range(20)))
 
         assert {response.status_code for response in responses} == {503}
+        logged = [record.getMessage() for record in failures_logged(caplog)]
+        assert len(logged) == 20
+        assert all("TimeoutError" in message for message in logged), logged
         proxy.resume()
         assert (await get(client, "/probe/database")).status_code == 200
 
