@@ -9,7 +9,8 @@ from pathlib import Path
 from devtools.migration_lint import history, lint{{ ", squawk" if cookiecutter.database == "postgresql" }}
 
 ROUNDTRIP = (["upgrade", "head"], ["check"], ["downgrade", "base"], ["upgrade", "head"])
-ROUNDTRIP_PREFIX = "roundtrip_{{ cookiecutter.project_slug }}"
+# Database names keep 63 bytes: a long slug would cut off the unique part of the name.
+ROUNDTRIP_PREFIX = "roundtrip_{{ cookiecutter.project_slug[:30] }}"
 
 
 def check_heads() -> int:

@@ -1,7 +1,7 @@
 """Alembic environment: migrations run on the app's async driver, one revision per transaction.
 
-The logic lives in `{{ cookiecutter.package_name }}.migrations_runtime` (typed and unit-tested);
-this file wires it up in the shape of Alembic's async template.
+The logic lives in the package's `migrations_runtime` (typed and unit-tested); this file wires
+it up in the shape of Alembic's async template.
 """
 
 import asyncio

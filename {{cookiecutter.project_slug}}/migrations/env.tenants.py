@@ -1,9 +1,9 @@
 """Alembic environment, schema per tenant: the shared schema, the template, then every tenant.
 
 Each revision has a `shared` and a `tenant` part; every schema has its own version table.
-`-x tenant=NAME` (or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in
-`{{ cookiecutter.package_name }}.migrations_runtime` (typed and unit-tested); this file wires it up
-in the shape of Alembic's async template.
+`-x tenant=NAME` (or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in the
+package's `migrations_runtime` (typed and unit-tested); this file wires it up in the shape of
+Alembic's async template.
 """
 
 import asyncio

@@ -20,7 +20,8 @@ from {{ cookiecutter.package_name }}.migrations_runtime.config import build_conf
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 ALEMBIC_INI = Path("alembic.ini")
-SCRATCH_PREFIX = "test_{{ cookiecutter.project_slug }}"
+# Database names keep 63 bytes: a long slug would cut off the unique part of the name.
+SCRATCH_PREFIX = "test_{{ cookiecutter.project_slug[:30] }}"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 # Unqualified names in tests mean the template tenant, which every upgrade migrates.
 SEARCH_PATH: str | None = "tenant_template, public"

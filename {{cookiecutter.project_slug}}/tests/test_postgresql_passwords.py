@@ -89,7 +89,7 @@ def fake_postgres() -> Iterator[FakePostgres]:
 @contextmanager
 def role_owning_a_scratch_database(password: str) -> Iterator[str]:
     """A login role with this password that owns a new database; its URL, encoded."""
-    role = f"test_{{ cookiecutter.project_slug }}_{uuid.uuid4().hex[:12]}"
+    role = f"test_{{ cookiecutter.project_slug[:30] }}_{uuid.uuid4().hex[:12]}"
     server = get_settings().database_url
     run_as_admin(server, "CREATE ROLE %I LOGIN PASSWORD %L", role, password)
     try:

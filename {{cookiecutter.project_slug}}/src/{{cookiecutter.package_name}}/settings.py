@@ -30,7 +30,7 @@ POSTGRESQL_DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
 {%- endif %}
 SYNC_SCHEMES = "{{ 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://' if cookiecutter.database == 'postgresql' else 'sqlite://' }}"
 EXPECTED_DRIVER = "{{ 'postgresql+asyncpg' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite' }}"
-EXAMPLE_URL = "{{ 'postgresql+asyncpg://user:password@127.0.0.1:5432/' ~ cookiecutter.project_slug if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///./' ~ cookiecutter.project_slug ~ '.db' }}"
+EXAMPLE_URL = "{{ 'postgresql+asyncpg://user:password@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///./app.db' }}"
 
 
 class ConfigurationError(RuntimeError):

@@ -1,8 +1,8 @@
 """Tenants: one PostgreSQL schema each (tenant_<name>), listed in shared.tenants.
 
-`python -m {{ cookiecutter.package_name }}.tenants create NAME` creates a tenant's schema, migrates
-it to head and registers it, in one step; `python -m {{ cookiecutter.package_name }}.tenants list`
-lists them.
+Commands, run as `python -m {{ cookiecutter.package_name }}.tenants ...`:
+- `create NAME` creates a tenant's schema, migrates it to head and registers it, in one step;
+- `list` lists them.
 """
 
 import argparse
@@ -79,7 +79,7 @@ async def create_tenant(settings: Settings, name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}.tenants")
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create", help="create, migrate and register a tenant").add_argument("name")
     commands.add_parser("list", help="list the registered tenants")

@@ -24,7 +24,8 @@ LOCK_NAME = b"{{ cookiecutter.project_slug }}:alembic"
 LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME).digest()[:8], "big", signed=True)
 LOCK_POLL_SECONDS = 0.2
 LOCK_REPORT_SECONDS = 30.0
-APPLICATION_NAME = "{{ cookiecutter.project_slug }} migrations"
+# PostgreSQL keeps 63 bytes of an application_name.
+APPLICATION_NAME = "{{ cookiecutter.project_slug[:48] }} migrations"
 
 TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
 # A caller's open transaction cannot be committed here, so the lock lives as long as it does.
