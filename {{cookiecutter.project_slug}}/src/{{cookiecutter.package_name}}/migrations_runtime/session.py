@@ -43,6 +43,9 @@ LOCK_HOLDERS = text(
 ).bindparams(classid=(LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF) >> 32, objid=LOCK_KEY & 0xFFFF_FFFF)
 CURRENT_SETTING = text("SELECT current_setting(:name)")
 SET_CONFIG = text("SELECT set_config(:name, :value, :is_local)")
+# Plain SETs in offline scripts: they are what reviewers and squawk look for.
+SET_LOCK_TIMEOUT = text("SET lock_timeout = :value")
+SET_STATEMENT_TIMEOUT = text("SET statement_timeout = :value")
 
 
 def session_settings(settings: Settings, server_major_version: int) -> dict[str, str]:
@@ -62,11 +65,8 @@ def session_settings(settings: Settings, server_major_version: int) -> dict[str,
 def offline_statements(settings: Settings) -> list[TextClause]:
     """The same limits, as plain SETs at the top of an offline (--sql) script."""
     return [
-        text(f"SET {name} = :value").bindparams(value=value)
-        for name, value in {
-            "lock_timeout": settings.migration_lock_timeout,
-            "statement_timeout": settings.migration_statement_timeout,
-        }.items()
+        SET_LOCK_TIMEOUT.bindparams(value=settings.migration_lock_timeout),
+        SET_STATEMENT_TIMEOUT.bindparams(value=settings.migration_statement_timeout),
     ]
 
 
