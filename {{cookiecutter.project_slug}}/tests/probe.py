@@ -43,6 +43,13 @@ async def lookup(session: SessionDep, email: str) -> None:
 @router.get("/sleep")
 async def sleep(session: SessionDep, seconds: float) -> None:
     await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+
+
+@router.get("/unchecked")
+async def unchecked(session: SessionDep, word: str = "", number: int = 0) -> None:
+    """Values handed to the database unbounded, as by an endpoint that forgot to check them."""
+    statement = text("SELECT CAST(:word AS text), CAST(:number AS integer)")
+    await session.execute(statement, {"word": word, "number": number})
 {%- endif %}
 
 

@@ -146,6 +146,22 @@ async def test_a_slow_statement_is_cancelled_and_its_connection_reused(
         assert proxy.connections_accepted == 1
 
 
+@pytest.mark.parametrize(
+    "params", [{"word": "a\u0000b"}, {"number": 2**40}], ids=["nul", "int32-overflow"]
+)
+async def test_a_value_the_database_refuses_is_a_422_and_a_warning(
+    proxy: DatabaseProxy, caplog: pytest.LogCaptureFixture, params: dict[str, object]
+) -> None:
+    async with client_through(proxy) as client:
+        response = await client.get("/probe/unchecked", params=params)
+
+    assert response.status_code == 422
+    assert response.json() == {"detail": "a value in the request cannot be stored"}
+    [logged] = failures_logged(caplog)
+    assert logged.levelno == logging.WARNING
+    assert "a\u0000b" not in logged.getMessage()
+
+
 async def test_uvicorn_keeps_the_connection_open_and_logs_one_line_per_failure(
     proxy: DatabaseProxy, tmp_path: Path
 ) -> None:
