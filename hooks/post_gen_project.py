@@ -48,14 +48,17 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
             "docs/tenancy.md",
         ],
     ),
+    # .github holds the workflow and dependabot.yml; on GitLab, renovate.json does Dependabot's job.
     ({"ci": "github"}, [".github"]),
-    ({"ci": "gitlab"}, [".gitlab-ci.yml"]),
+    ({"ci": "gitlab"}, [".gitlab-ci.yml", "renovate.json"]),
     ({"docker": "yes"}, ["compose.yaml", "Dockerfile", ".dockerignore"]),
     (
         {"database": "postgresql"},
         [
             "tests/test_postgresql_safety.py",
             "tests/test_interrupted_migrations.py",
+            "tests/faults.py",
+            "tests/test_database_faults.py",
             "tests/test_postgresql_passwords.py",
             ".squawk.toml",
             "devtools/migration_lint/squawk.py",
