@@ -1,4 +1,4 @@
-"""CI, pre-commit and container files: schema-valid, zizmor-clean and saying what they should.
+"""CI, dependency-update, pre-commit and container files: valid, zizmor-clean, as described.
 
 Everything runs offline: check-jsonschema uses its vendored schemas, zizmor runs without its
 online audits, and pre-commit only validates its configuration: its remote hook repositories
@@ -128,14 +128,17 @@ def test_github_workflow_passes_its_schema_and_zizmor(
     check_schema("vendor.github-workflows", *workflows)
     for job in load(workflows[0])["jobs"].values():
         assert "timeout-minutes" in job
-    assert zizmor_findings(project, *workflows) == []
+    dependabot = project / ".github" / "dependabot.yml"
+    check_schema("vendor.dependabot", dependabot)
+    assert zizmor_findings(project, *workflows, dependabot) == []
 
 
 @pytest.mark.parametrize("answers", GITLAB, ids=combination_id)
-def test_gitlab_pipeline_passes_its_schema(
+def test_gitlab_pipeline_and_renovate_pass_their_schemas(
     baked_once: Callable[[dict[str, str]], Path], answers: dict[str, str]
 ) -> None:
     check_schema("vendor.gitlab-ci", baked_once(answers) / ".gitlab-ci.yml")
+    check_schema("vendor.renovate", baked_once(answers) / "renovate.json")
 
 
 @pytest.mark.parametrize("answers", DOCKER, ids=combination_id)
@@ -242,6 +245,42 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
     assert "alembic upgrade head --sql > migrations.sql" in job["script"]
     assert job["artifacts"]["paths"] == ["migrations.sql"]
     assert '--base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"' in job["script"][-1]
+
+
+# --- dependency updates ----------------------------------------------------------------------
+
+
+def test_dependabot_updates_the_lock_actions_and_hooks_weekly_in_groups(tmp_path: Path) -> None:
+    config = load(bake(tmp_path) / ".github" / "dependabot.yml")
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"uv", "github-actions", "pre-commit"}
+    for update in updates.values():
+        assert update["directory"] == "/"
+        assert update["schedule"] == {"interval": "weekly"}
+        assert update["cooldown"]["default-days"] >= 3
+        [group] = update["groups"].values()
+        assert group["patterns"] == ["*"], "one pull request per ecosystem"
+
+
+def test_renovate_updates_the_lock_ci_image_and_hooks_weekly_in_groups(tmp_path: Path) -> None:
+    project = bake(tmp_path, ci="gitlab")
+    config = json.loads((project / "renovate.json").read_text())
+    assert {"config:recommended", "schedule:weekly", ":maintainLockFilesWeekly"} <= set(
+        config["extends"]
+    )
+    managers = set(config["enabledManagers"])
+    assert managers == {"pep621", "gitlabci", "pre-commit"}
+    # Renovate leaves pre-commit alone unless it is switched on.
+    assert config["pre-commit"] == {"enabled": True}
+    grouped = {
+        manager
+        for rule in config["packageRules"]
+        if "groupName" in rule
+        for manager in rule["matchManagers"]
+    }
+    assert grouped == managers
+    assert config["minimumReleaseAge"]
+    assert not (bake(tmp_path / "github") / "renovate.json").exists()
 
 
 # --- pre-commit ------------------------------------------------------------------------------
