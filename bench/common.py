@@ -5,7 +5,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import helpers
 from tests.helpers import POSTGRES_SERVER, scratch_postgres_database
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
@@ -27,12 +27,6 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
 
-def uv() -> str:
-    # The uv from the template's dev environment, so the bench needs nothing else installed.
-    beside_python = Path(sys.executable).parent / "uv"
-    return str(beside_python) if beside_python.exists() else "uv"
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     # `uv run` exports VIRTUAL_ENV for the template's venv; uv pip would install there instead.
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
@@ -41,14 +35,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def install(project: Path) -> None:
-    env = clean_env()
-    subprocess.run([uv(), "venv", "-q", ".venv"], cwd=project, env=env, check=True)
-    subprocess.run(
-        [uv(), "pip", "install", "-q", "--python", ".venv", "-e", ".[dev]"],
-        cwd=project,
-        env=env,
-        check=True,
-    )
+    """The baked project in its .venv, installed the way the template tests install it."""
+    # With compiled bytecode, so no timed run pays for compiling the dependencies.
+    helpers.install(project, clean_env())
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tests.helpers import (
     POSTGRES_SERVER,
     SLUG,
     bake,
+    install,
     postgres_problem,
     run,
     scratch_postgres_database,
@@ -98,21 +99,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, answers: dict[str, 
         return Database(f"sqlite+aiosqlite:///{path}", None, path)
     name = request.getfixturevalue("postgres_database")
     return Database(f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}", name, None)
-
-
-def install(project: Path, env: dict[str, str]) -> dict[str, str]:
-    """A virtualenv inside the baked project with it installed; returns the env to run in."""
-    venv = project / ".venv"
-    run([tool("uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], project, env)
-    venv_env = {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
-    # Compiled once here: alembic, pytest and uvicorn subprocesses then import bytecode even
-    # where PYTHONDONTWRITEBYTECODE is set (uv, unlike pip, compiles only when asked).
-    run(
-        [tool("uv"), "pip", "install", "--quiet", "--compile-bytecode", "-e", ".[dev]"],
-        project,
-        venv_env,
-    )
-    return venv_env
 
 
 def run_local_pre_commit_hooks(project: Path, env: dict[str, str]) -> None:
