@@ -159,7 +159,8 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
     workflow = load(project / ".github" / "workflows" / "ci.yml")
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["concurrency"]["cancel-in-progress"] is True
-    (job,) = workflow["jobs"].values()
+    assert set(workflow["jobs"]) == {"checks", "audit"}
+    job = workflow["jobs"]["checks"]
     assert job["timeout-minutes"] <= 30
     steps = job["steps"]
     commands = [step["run"] for step in steps if "run" in step]
@@ -176,21 +177,60 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
         assert job["env"]["DATABASE_URL"] == SQLITE_URL
     assert job["env"]["UV_COMPILE_BYTECODE"] == "1"
 
-    setup_python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
-    assert setup_python["with"]["python-version"] == "3.13"
-    assert setup_python["with"]["cache-dependency-path"] == "pyproject.toml"
-    # CI runs exactly the sessions a bare `nox` runs on a laptop.
+    # CI runs exactly the sessions a bare `nox` runs on a laptop; the audit job adds its own.
     assert nox_sessions_run_by(commands) == set(default_nox_sessions(project))
-    assert "alembic upgrade head --sql > migrations.sql" in commands
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"] == "migrations.sql"
+    if database == "postgresql":
+        assert "alembic upgrade head --sql > migrations.sql" in commands
+        upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+        assert upload["with"]["path"] == "migrations.sql"
+    else:
+        # SQLite's batch operations cannot be rendered offline: the revisions run for real.
+        assert not any("--sql" in command for command in commands)
+        assert not any(s.get("uses", "").startswith("actions/upload-artifact@") for s in steps)
+        assert "nox --session migrations" in commands
+
+
+@pytest.mark.parametrize("job_name", ["checks", "audit"])
+def test_github_jobs_install_only_what_uv_lock_pins(tmp_path: Path, job_name: str) -> None:
+    project = bake(tmp_path, python_version="3.13")
+    job = load(project / ".github" / "workflows" / "ci.yml")["jobs"][job_name]
+    steps = job["steps"]
+    setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+    assert setup_uv["with"] == {
+        "version-file": "uv.lock",
+        "python-version": "3.13",
+        "activate-environment": True,
+    }
+    commands = [step["run"] for step in steps if "run" in step]
+    assert commands[0] == "uv sync --locked --extra dev"
+    assert not any("pip install" in command for command in commands)
+    if job_name == "audit":
+        assert nox_sessions_run_by(commands) == {"audit"}
+        assert "audit" not in default_nox_sessions(project), "needs the network: CI only"
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_github_and_gitlab_run_the_same_commands(tmp_path: Path, database: str) -> None:
+    """So test_real_projects.py, which runs the workflow's migration steps, covers GitLab too."""
+    github = bake(tmp_path / "github", database=database, docker="no")
+    gitlab = bake(tmp_path / "gitlab", database=database, docker="no", ci="gitlab")
+    jobs = load(github / ".github" / "workflows" / "ci.yml")["jobs"]
+    pipeline = load(gitlab / ".gitlab-ci.yml")
+    install = pipeline["default"]["before_script"][:1]
+
+    def unconditional(steps: list[dict[str, Any]]) -> list[str]:
+        return [step["run"] for step in steps if "run" in step and "if" not in step]
+
+    # The last script entry lints migrations, for merge requests or not: the two `if:` steps.
+    assert unconditional(jobs["checks"]["steps"]) == install + pipeline["checks"]["script"][:-1]
+    assert unconditional(jobs["audit"]["steps"]) == install + pipeline["audit"]["script"]
 
 
 def test_github_workflow_lints_migrations_against_the_base_branch_on_pull_requests(
     tmp_path: Path,
 ) -> None:
     project = bake(tmp_path)
-    (job,) = load(project / ".github" / "workflows" / "ci.yml")["jobs"].values()
+    job = load(project / ".github" / "workflows" / "ci.yml")["jobs"]["checks"]
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
     (on_pull_request,) = [
@@ -229,7 +269,6 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
 ) -> None:
     project = bake(tmp_path, ci="gitlab", database=database, docker="no", python_version="3.11")
     pipeline = load(project / ".gitlab-ci.yml")
-    assert pipeline["default"]["image"] == "python:3.11"
     job = pipeline["checks"]
     if database == "postgresql":
         (service,) = job["services"]
@@ -242,9 +281,34 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
     assert job["variables"]["GIT_DEPTH"] == 0
     assert pipeline["variables"]["UV_COMPILE_BYTECODE"] == "1"
     assert nox_sessions_run_by(job["script"]) == set(default_nox_sessions(project))
-    assert "alembic upgrade head --sql > migrations.sql" in job["script"]
-    assert job["artifacts"]["paths"] == ["migrations.sql"]
+    assert nox_sessions_run_by(pipeline["audit"]["script"]) == {"audit"}
+    if database == "postgresql":
+        assert "alembic upgrade head --sql > migrations.sql" in job["script"]
+        assert job["artifacts"]["paths"] == ["migrations.sql"]
+    else:
+        assert not any("--sql" in command for command in job["script"])
+        assert "artifacts" not in job
+        assert "nox --session migrations" in job["script"]
     assert '--base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"' in job["script"][-1]
+
+
+def test_gitlab_jobs_install_only_what_uv_lock_pins(tmp_path: Path) -> None:
+    project = bake(tmp_path, ci="gitlab", python_version="3.11")
+    pipeline = load(project / ".gitlab-ci.yml")
+    default = pipeline["default"]
+    # uv at a version Renovate can move, on the chosen Python; never a downloaded Python.
+    assert re.fullmatch(
+        r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+-python3\.11-bookworm", default["image"]
+    )
+    assert pipeline["variables"]["UV_PYTHON"] == "3.11"
+    assert pipeline["variables"]["UV_PYTHON_DOWNLOADS"] == "never"
+    assert default["before_script"] == ["uv sync --locked --extra dev", ". .venv/bin/activate"]
+    assert default["cache"]["key"] == {"files": ["uv.lock"]}
+    assert default["cache"]["paths"] == [".cache/uv"]
+    assert pipeline["variables"]["UV_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/uv"
+    for name in ("checks", "audit"):
+        assert not any("pip install" in command for command in pipeline[name]["script"])
+        assert "before_script" not in pipeline[name], "each job installs from the lock"
 
 
 # --- dependency updates ----------------------------------------------------------------------
@@ -323,6 +387,8 @@ def test_nox_lists_the_sessions_ci_runs(tmp_path: Path) -> None:
     listed = run([tool("nox"), "--list"], cwd=project).stdout
     for session in default_nox_sessions(project):
         assert re.search(rf"^\* {re.escape(session)} -> \S", listed, re.MULTILINE), listed
+    # The audit job's session: listed, not selected by a bare `nox`.
+    assert re.search(r"^- audit -> \S", listed, re.MULTILINE), listed
 
 
 # --- docker ----------------------------------------------------------------------------------

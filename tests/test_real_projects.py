@@ -1,6 +1,7 @@
 """Representative bakes, installed in their own virtualenv and run against a real database."""
 
 import asyncio
+import re
 import sqlite3
 import subprocess
 import sys
@@ -99,6 +100,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, answers: dict[str, 
         return Database(f"sqlite+aiosqlite:///{path}", None, path)
     name = request.getfixturevalue("postgres_database")
     return Database(f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}", name, None)
+
+
+def run_unchecked(
+    args: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A command expected to fail: its result, whatever its exit code."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def run_local_pre_commit_hooks(project: Path, env: dict[str, str]) -> None:
@@ -219,13 +229,8 @@ def test_schema_per_tenant_bake_migrates_every_tenant(
     for name in ("acme", "globex"):
         created = run(["python", "-m", f"{SLUG}.tenants", "create", name], project, env)
         assert f"tenant {name} created in schema tenant_{name}" in created.stdout
-    refused = subprocess.run(
-        ["python", "-m", f"{SLUG}.tenants", "create", "evil;drop"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    refused = run_unchecked(
+        ["python", "-m", f"{SLUG}.tenants", "create", "evil;drop"], project, env
     )
     assert refused.returncode == 2 and "tenant name 'evil;drop' is invalid" in refused.stderr
 
@@ -263,8 +268,23 @@ def test_default_bake_nox_sessions_run_green(
     listed = run([tool("nox"), "--list"], project, env).stdout
     for session in ("lint", "typecheck", "tests", "migrations", "lint-migrations"):
         assert f"* {session} -> " in listed
+    assert "- audit -> " in listed
+
+    # Sessions install what uv.lock pins: without it they stop, naming the command that makes it.
+    unlocked = run_unchecked([tool("nox"), "-s", "lint"], project, env)
+    assert unlocked.returncode != 0 and "uv lock" in unlocked.stdout + unlocked.stderr
+    run([tool("uv"), "lock", "--quiet"], project, env)
 
     run([tool("nox"), "-s", "lint", "typecheck", "migrations", "lint-migrations"], project, env)
     # posargs reach pytest; the full suite runs in test_baked_project_migrates_tests_and_lints.
     tests = run([tool("nox"), "-s", "tests", "--", "-k", "health"], project, env)
     assert "deselected" in tests.stdout + tests.stderr
+    # The audit up to the lookup: PyPI's per-version API, which it asks, is not reachable here.
+    audit = run([tool("nox"), "-s", "audit", "--", "--dry-run"], project, env)
+    assert re.search(r"would have audited \d+ packages", audit.stdout + audit.stderr)
+
+    # A dependency added to pyproject.toml without `uv lock` fails the install, as in CI.
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("dev = [\n", 'dev = [\n    "rich>=13",\n'))
+    stale = run_unchecked([tool("nox"), "-s", "lint"], project, env)
+    assert stale.returncode != 0 and "needs to be updated" in stale.stdout + stale.stderr

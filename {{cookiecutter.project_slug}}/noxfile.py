@@ -1,20 +1,25 @@
 """Developer and CI sessions: `nox` runs the defaults, `nox --list` shows them all."""
 
+from pathlib import Path
+
 import nox
 
-nox.options.default_venv_backend = "uv|virtualenv"
+# Sessions install what uv.lock pins, with uv: the dev extra's nox[uv] puts uv beside nox.
+nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests", "migrations", "lint-migrations"]
 nox.options.reuse_venv = "yes"
 
 
 def install(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    """The project and its dev extra at the versions in uv.lock; fails if the lock is stale."""
+    # nox points uv at the session's virtualenv (UV_PROJECT_ENVIRONMENT).
+    session.run_install("uv", "sync", "--locked", "--extra", "dev")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check."""
-    session.install("ruff")
+    install(session)
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
 
@@ -46,3 +51,34 @@ def lint_migrations(session: nox.Session) -> None:
     """The migration linter on migrations/versions (pass --base origin/main in CI)."""
     install(session)
     session.run("python", "-m", "devtools", "lint-migrations", *session.posargs)
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """pip-audit every version uv.lock pins; asks PyPI's advisory database, so not a default."""
+    install(session)
+    requirements = Path(session.create_tmp()) / "locked-requirements.txt"
+    session.run(
+        "uv",
+        "export",
+        "--quiet",
+        "--locked",
+        "--all-extras",
+        "--no-emit-project",
+        "--format",
+        "requirements.txt",
+        "--output-file",
+        str(requirements),
+    )
+    # The export is pinned and hashed: pip-audit reads it as is, pip resolves nothing.
+    # --strict: a package pip-audit could not look up fails the audit instead of passing it.
+    session.run(
+        "pip-audit",
+        "--requirement",
+        str(requirements),
+        "--disable-pip",
+        "--strict",
+        "--progress-spinner",
+        "off",
+        *session.posargs,
+    )
