@@ -43,7 +43,7 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
             "src/{package}/models/tenant.py",
             "src/{package}/api/tenants.py",
             "migrations/versions/2026_11_25_1100-7a3c2e1f0b9d_create_tenant_registry.py",
-            "src/{package}/migrations_runtime/tenancy.py",
+            "src/{package}/migrator/tenancy.py",
             "tests/test_tenancy.py",
             "docs/tenancy.md",
         ],
@@ -76,8 +76,8 @@ VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
     ({"database": "sqlite"}, "compose.yaml", "compose.sqlite.yaml"),
     (
         {"database": "sqlite"},
-        "src/{package}/migrations_runtime/session.py",
-        "src/{package}/migrations_runtime/session.sqlite.py",
+        "src/{package}/migrator/session.py",
+        "src/{package}/migrator/session.sqlite.py",
     ),
 ]
 

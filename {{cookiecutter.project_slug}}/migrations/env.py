@@ -1,7 +1,7 @@
 """Alembic environment: migrations run on the app's async driver, one revision per transaction.
 
-The logic lives in the package's `migrations_runtime` (typed and unit-tested); this file wires
-it up in the shape of Alembic's async template.
+The logic lives in the package's `migrator` (typed and unit-tested); this file wires it up in
+the shape of Alembic's async template.
 """
 
 import asyncio
@@ -13,9 +13,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrations_runtime import autogenerate, errors, session
-from {{ cookiecutter.package_name }}.migrations_runtime.config import settings_for
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import AppliedRevisions
+from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, session
+from {{ cookiecutter.package_name }}.migrator.config import settings_for
+from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
 

@@ -2,8 +2,8 @@
 
 Each revision has a `shared` and a `tenant` part; every schema has its own version table.
 `-x tenant=NAME` (or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in the
-package's `migrations_runtime` (typed and unit-tested); this file wires it up in the shape of
-Alembic's async template.
+package's `migrator` (typed and unit-tested); this file wires it up in the shape of Alembic's
+async template.
 """
 
 import asyncio
@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateSchema
 
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrations_runtime import autogenerate, errors, session, tenancy
-from {{ cookiecutter.package_name }}.migrations_runtime.config import requested_tenant, settings_for
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import AppliedRevisions
+from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, session, tenancy
+from {{ cookiecutter.package_name }}.migrator.config import requested_tenant, settings_for
+from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.settings import Settings
 
 config = context.config

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine{{ ", async_sessionmaker" if cooki
 from {{ cookiecutter.package_name }}.api.deps import get_sessionmaker
 {% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from {{ cookiecutter.package_name }}.migrator.config import build_config
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.tenants import create_tenant

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import devtools.scratch
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from {{ cookiecutter.package_name }}.migrator.config import build_config
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 ALEMBIC_INI = Path("alembic.ini")

@@ -6,7 +6,6 @@ directory without .env; the password in the URL never appears in the output.
 
 import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import get_settings
 from tests.fixtures.scratch_migrations import (
     PROJECT,
+    UVICORN,
     alembic,
     alembic_environment,
     run,
@@ -149,8 +149,7 @@ async def test_app_start_up_says_what_is_wrong_on_one_line(
 
 
 def test_uvicorn_exits_with_the_line_and_no_traceback(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "uvicorn", "{{ cookiecutter.package_name }}.main:app"]
-    command += ["--uds", str(tmp_path / "app.sock")]
+    command = [*UVICORN, "--uds", str(tmp_path / "app.sock")]
 
     environment = alembic_environment(CASES["cannot connect"][0], ALEMBIC_INI=ALEMBIC_INI)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import TextClause, text
 
-from {{ cookiecutter.package_name }}.migrations_runtime.session import APPLICATION_NAME
+from {{ cookiecutter.package_name }}.migrator.session import APPLICATION_NAME
 from tests.databases import on_connection
 from tests.fixtures.scratch_migrations import (
     PROJECT,

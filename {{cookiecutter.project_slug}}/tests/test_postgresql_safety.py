@@ -7,7 +7,6 @@ reports an outage and recovers without a restart.
 
 import asyncio
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from devtools.scratch import run_as_admin
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
-from {{ cookiecutter.package_name }}.migrations_runtime.session import APPLICATION_NAME
+from {{ cookiecutter.package_name }}.migrator.config import build_config
+from {{ cookiecutter.package_name }}.migrator.session import APPLICATION_NAME
 from tests.databases import connected, query, run_alembic
 from tests.fixtures.scratch_migrations import (
     HUNG_SECONDS,
     PROJECT,
+    UVICORN,
     ScratchMigrations,
     alembic_environment,
     project_head,
@@ -270,9 +270,8 @@ def running_app(database_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
     """The app under uvicorn on a migrated database, and a client for its socket."""
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     socket = tmp_path / "app.sock"
-    command = [sys.executable, "-m", "uvicorn", "{{ cookiecutter.package_name }}.main:app"]
     server = subprocess.Popen(
-        [*command, "--uds", str(socket)],
+        [*UVICORN, "--uds", str(socket)],
         env=alembic_environment(database_url),
         cwd=PROJECT,
         stderr=subprocess.PIPE,

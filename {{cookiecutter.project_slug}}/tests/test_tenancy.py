@@ -13,13 +13,14 @@ from sqlalchemy import column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_versions
+from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError, schema_versions
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
 from tests.databases import on_connection, run_alembic
 from tests.fixtures.scratch_migrations import alembic, alembic_environment, project_head, run
 from tests.migrations.stairway import run_stairway
 
+TENANTS_CLI = "{{ cookiecutter.package_name }}.tenants"
 BAD_NAMES = ['acme"; DROP SCHEMA shared CASCADE; --', "acme.evil", "it's", "Upper", "pg_x", ""]
 {%- if cookiecutter.example_model == "yes" %}
 HEAD_TABLES = {"authors", "books"}
@@ -171,7 +172,7 @@ async def test_ten_tenants_created_at_once_are_each_complete(
 
 def test_the_same_tenant_created_twice_at_once_from_the_cli(database_url: str) -> None:
     run_alembic(database_url, lambda config: upgrade(config, "head"))
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.tenants", "create", "twin"]
+    command = [sys.executable, "-m", TENANTS_CLI, "create", "twin"]
     environment = alembic_environment(database_url)
     started = [
         subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)

@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecu
 from {{ cookiecutter.package_name }}.api.errors import install_error_handlers
 from {{ cookiecutter.package_name }}.api.limits import BodySizeLimit
 from {{ cookiecutter.package_name }}.db import create_app_engine, create_sessionmaker, explain_connection_error
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import head_revisions
+from {{ cookiecutter.package_name }}.migrator.revisions import head_revisions
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
 

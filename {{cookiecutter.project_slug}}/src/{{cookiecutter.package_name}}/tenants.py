@@ -1,6 +1,6 @@
 """Tenants: one PostgreSQL schema each (tenant_<name>), listed in shared.tenants.
 
-Commands, run as `python -m {{ cookiecutter.package_name }}.tenants ...`:
+Run as `python -m {{ cookiecutter.package_name }}.tenants ...`:
 - `create NAME` creates a tenant's schema, migrates it to head and registers it, in one step;
 - `list` lists them.
 """
@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import create_engine, explain_connection_error
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import head_revisions
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import (
+from {{ cookiecutter.package_name }}.migrator.config import build_config
+from {{ cookiecutter.package_name }}.migrator.revisions import head_revisions
+from {{ cookiecutter.package_name }}.migrator.tenancy import (
     TenantNameError,
     registered_tenants,
     schema_for,

@@ -15,7 +15,7 @@ from alembic.config import Config
 from pytest_alembic import MigrationContext
 from sqlalchemy import inspect
 
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config
+from {{ cookiecutter.package_name }}.migrator.config import build_config
 from tests.databases import on_connection, query, run_alembic
 from tests.fixtures.scratch_migrations import PROJECT, ScratchMigrations
 from tests.migrations.stairway import run_stairway

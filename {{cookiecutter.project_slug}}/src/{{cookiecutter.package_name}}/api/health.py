@@ -9,9 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from {{ cookiecutter.package_name }}.api.deps import EngineDep
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import SchemaVersions, schema_versions
+from {{ cookiecutter.package_name }}.migrator.tenancy import SchemaVersions, schema_versions
 {%- else %}
-from {{ cookiecutter.package_name }}.migrations_runtime.revisions import current_revisions
+from {{ cookiecutter.package_name }}.migrator.revisions import current_revisions
 {%- endif %}
 
 router = APIRouter(tags=["health"])

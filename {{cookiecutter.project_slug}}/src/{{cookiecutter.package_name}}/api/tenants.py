@@ -11,7 +11,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.deps import EngineDep, SessionDep
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError, schema_for
+from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError, schema_for
 from {{ cookiecutter.package_name }}.models import Tenant
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, tenant_names

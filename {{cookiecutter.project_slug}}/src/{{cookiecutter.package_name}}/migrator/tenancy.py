@@ -28,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateSchema
 
-from {{ cookiecutter.package_name }}.migrations_runtime.autogenerate import name_filter, skip_empty_revisions
-from {{ cookiecutter.package_name }}.migrations_runtime.config import command_name, excluded_tables
+from {{ cookiecutter.package_name }}.migrator.autogenerate import name_filter, skip_empty_revisions
+from {{ cookiecutter.package_name }}.migrator.config import command_name, excluded_tables
 from {{ cookiecutter.package_name }}.models import Base, SharedBase, Tenant
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 

@@ -8,7 +8,7 @@ from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
-from {{ cookiecutter.package_name }}.migrations_runtime.config import excluded_tables, is_autogenerating
+from {{ cookiecutter.package_name }}.migrator.config import excluded_tables, is_autogenerating
 
 log = logging.getLogger("alembic.env")
 

@@ -1,4 +1,4 @@
-"""The migrations runtime, in process: what env.py relies on, without an `alembic` subprocess."""
+"""The migrator, in process: what env.py relies on, without an `alembic` subprocess."""
 
 import argparse
 {%- if cookiecutter.database == "postgresql" %}
@@ -21,20 +21,20 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, text
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.migrations_runtime import errors
-from {{ cookiecutter.package_name }}.migrations_runtime.autogenerate import (
+from {{ cookiecutter.package_name }}.migrator import errors
+from {{ cookiecutter.package_name }}.migrator.autogenerate import (
     is_excluded,
     name_filter,
     skip_empty_revisions,
 )
-from {{ cookiecutter.package_name }}.migrations_runtime.config import (
+from {{ cookiecutter.package_name }}.migrator.config import (
     build_config,
     excluded_tables,
     is_command_line,
     settings_for,
 )
 {%- if cookiecutter.database == "postgresql" %}
-from {{ cookiecutter.package_name }}.migrations_runtime.session import (
+from {{ cookiecutter.package_name }}.migrator.session import (
     APPLICATION_NAME,
     LOCK_KEY,
     migration_session,

@@ -15,9 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import explain_connection_error
-from {{ cookiecutter.package_name }}.migrations_runtime.config import is_command_line
+from {{ cookiecutter.package_name }}.migrator.config import is_command_line
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from {{ cookiecutter.package_name }}.migrations_runtime.tenancy import TenantNameError
+from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError{{ ", get_settings" if cookiecutter.database == "postgresql" }}
 

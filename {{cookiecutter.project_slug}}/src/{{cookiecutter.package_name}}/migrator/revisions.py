@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 
-from {{ cookiecutter.package_name }}.migrations_runtime.config import build_config, command_name
+from {{ cookiecutter.package_name }}.migrator.config import build_config, command_name
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 {%- endif %}
