@@ -458,8 +458,9 @@ def test_dockerfile_builds_a_slim_non_root_image_that_does_not_migrate(
     copied = {argument.split()[0] for argument in by_name["COPY"]}
     assert {"alembic.ini", "migrations", "src"} <= copied
     assert not any("[dev]" in argument for argument in by_name["RUN"])
+    assert any("uv sync --locked" in argument for argument in by_name["RUN"]), "install the lock"
+    assert "uv.lock" in " ".join(by_name["COPY"])
     # pip compiles by default; stated, because the image runs with PYTHONDONTWRITEBYTECODE=1.
-    assert any("pip install --compile ." in argument for argument in by_name["RUN"])
     ignored = (project / ".dockerignore").read_text().splitlines()
     assert {".env", ".venv/", ".git/"} <= set(ignored)
 
