@@ -1,9 +1,13 @@
 """The async engine and sessions; no web framework here, so Alembic's env.py loads fast."""
 
+{% if cookiecutter.database == "sqlite" -%}
+import sqlite3
+from pathlib import Path
+{% endif -%}
 from typing import Any
 
 from sqlalchemy import {{ "Connection, event, " if cookiecutter.database == "sqlite" }}pool
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import {{ "Dialect, " if cookiecutter.database == "sqlite" }}make_url
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine.interfaces import DBAPIConnection
 {%- endif %}
@@ -40,6 +44,7 @@ def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) 
     )
 {%- else %}
     engine = _create_engine(settings, poolclass=poolclass)
+    refuse_a_missing_directory(engine)
     use_sqlite_transactions(engine)
     return engine
 {%- endif %}
@@ -88,6 +93,23 @@ def duration_seconds(duration: str) -> float:
     unit = match.group(1) if match else None
     return int(duration.removesuffix(unit or "")) * SECONDS_PER_UNIT[unit or "ms"]
 {%- else %}
+
+
+def refuse_a_missing_directory(engine: AsyncEngine) -> None:
+    """Fail a connection to a file in a directory that does not exist before aiosqlite tries.
+
+    aiosqlite's failed connect leaves its worker thread calling into the closed event loop
+    (omnilib/aiosqlite#389), which prints a traceback after the one-line error.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def check_directory(
+        dialect: Dialect, record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+    ) -> None:
+        database = str(cargs[0] if cargs else cparams.get("database", ""))
+        plain_path = database not in {"", ":memory:"} and not database.startswith("file:")
+        if plain_path and not Path(database).parent.is_dir():
+            raise sqlite3.OperationalError("unable to open database file")
 
 
 def use_sqlite_transactions(engine: AsyncEngine) -> None:
