@@ -5,7 +5,6 @@ kill -9 the server notices the missing client within a second and does the same.
 deploys over a revision that builds an index CONCURRENTLY both succeed.
 """
 
-import asyncio
 import signal
 import subprocess
 import time
@@ -13,34 +12,39 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import TextClause, text
 
 from {{ cookiecutter.package_name }}.migrator.session import APPLICATION_NAME
-from tests.databases import on_connection
+from tests.databases import query
 from tests.fixtures.scratch_migrations import (
+    INDEX_WIDGET_NAMES_CONCURRENTLY,
     PROJECT,
+    WAIT_FOR_QUEUED_UPGRADES,
     ScratchMigrations,
     alembic_environment,
     revisions_and_tables,
     run,
-)
-from tests.test_postgresql_safety import WAIT_FOR_QUEUED_UPGRADES
-
-SLEEPING = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND query LIKE 'SELECT pg_sleep(600)%'"
-)
-ADVISORY_LOCKS = text(
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    run_at_once,
 )
 
-
+SLEEPING = """
+    SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(600)%'
+"""
+ADVISORY_LOCKS = """
+    SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
 CREATE_WIDGETS = 'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))'
 
 
-def count(database_url: str, query: TextClause) -> int:
-    return int(on_connection(database_url, lambda connection: connection.scalar(query)))
+def count(database_url: str, statement: str) -> int:
+    [(found,)] = query(database_url, statement)
+    return int(found)
+
+
+def default_ctrl_c() -> None:
+    """A child started from a background job inherits an ignored SIGINT: Ctrl-C must work."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until(condition: Callable[[], bool], what: str, attempts: int = 1200) -> None:
@@ -71,6 +75,7 @@ def test_a_stopped_migration_leaves_no_statement_or_lock_behind(
         cwd=PROJECT,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_ctrl_c,
     )
     try:
         wait_until(lambda: count(database_url, SLEEPING) == 1, "the migration is sleeping")
@@ -109,34 +114,13 @@ def test_concurrent_deploys_over_create_index_concurrently_both_succeed(
             WAIT_FOR_QUEUED_UPGRADES.format(others=1),
         ],
     )
-    migrations.add(
-        "c1c000000002",
-        upgrade="""
-            with op.get_context().autocommit_block():
-                op.create_index(
-                    "ix_widgets_name", "widgets", ["name"], postgresql_concurrently=True
-                )
-        """,
-    )
-    environment = alembic_environment(database_url)
+    migrations.add("c1c000000002", upgrade=INDEX_WIDGET_NAMES_CONCURRENTLY)
+    environment = alembic_environment(database_url, MIGRATION_STATEMENT_TIMEOUT="10min")
 
-    async def two_deploys() -> list[tuple[int, str]]:
-        async def deploy() -> tuple[int, str]:
-            process = await asyncio.create_subprocess_exec(
-                *migrations.command("upgrade", "head"),
-                env=environment,
-                cwd=PROJECT,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            _, stderr = await process.communicate()
-            return process.returncode or 0, stderr.decode()
+    results = run_at_once(migrations.command("upgrade", "head"), environment, 2)
 
-        return list(await asyncio.gather(deploy(), deploy()))
-
-    results = asyncio.run(two_deploys())
-
-    assert [code for code, _ in results] == [0, 0], results
-    assert sum("Running upgrade" in log for _, log in results) == 1
-    valid = text("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_widgets_name'::regclass")
-    assert on_connection(database_url, lambda connection: connection.scalar(valid)) is True
-    assert APPLICATION_NAME in "".join(log for _, log in results)
+    assert [result.returncode for result in results] == [0, 0], results
+    assert sum("Running upgrade" in result.stderr for result in results) == 1
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_widgets_name'::regclass"
+    assert query(database_url, valid) == [(True,)]
+    assert APPLICATION_NAME in "".join(result.stderr for result in results)

@@ -23,47 +23,18 @@ from {{ cookiecutter.package_name }}.migrator.session import APPLICATION_NAME
 from tests.databases import connected, query, run_alembic
 from tests.fixtures.scratch_migrations import (
     HUNG_SECONDS,
+    INDEX_WIDGET_NAMES_CONCURRENTLY,
     PROJECT,
     UVICORN,
+    WAIT_FOR_QUEUED_UPGRADES,
     ScratchMigrations,
     alembic_environment,
     project_head,
     revisions_and_tables,
     run,
+    run_at_once,
 )
 
-# Holds the lock until every other upgrade process is waiting for it, so the test proves they
-# really ran at the same moment, then records how many were waiting. Waiting runs show up under
-# the application_name the migration session sets, which this session has too. It waits as long
-# as the others take to start on a busy machine: MIGRATION_STATEMENT_TIMEOUT is its only bound.
-WAIT_FOR_QUEUED_UPGRADES = """
-    op.create_table("lock_waiters", sa.Column("waiting", sa.Integer, nullable=False))
-    op.execute(
-        '''
-        DO $$
-        BEGIN
-            LOOP
-                -- pg_stat_activity is read once per transaction unless told to look again.
-                PERFORM pg_stat_clear_snapshot();
-                EXIT WHEN (
-                    SELECT count(*) FROM pg_stat_activity
-                    WHERE application_name = current_setting('application_name')
-                    AND pid <> pg_backend_pid() AND datname = current_database()
-                ) >= {others};
-                PERFORM pg_sleep(0.05);
-            END LOOP;
-        END $$
-        '''
-    )
-    op.execute(
-        '''
-        INSERT INTO lock_waiters
-        SELECT count(*) FROM pg_stat_activity
-        WHERE application_name = current_setting('application_name')
-        AND pid <> pg_backend_pid() AND datname = current_database()
-        '''
-    )
-"""
 COUNT_RUN = """
     op.execute("INSERT INTO upgrade_runs (revision) VALUES ('{revision}')")
 """
@@ -122,13 +93,10 @@ def test_concurrent_upgrades_apply_each_revision_once(tmp_path: Path, database_u
     command = migrations.command("upgrade", "head")
     environment = alembic_environment(database_url, MIGRATION_STATEMENT_TIMEOUT="10min")
 
-    started = [
-        subprocess.Popen(command, env=environment, cwd=PROJECT, stderr=subprocess.PIPE, text=True)
-        for _ in range(processes)
-    ]
-    logs = [process.communicate(timeout=HUNG_SECONDS)[1] for process in started]
+    results = run_at_once(command, environment, processes)
+    logs = [result.stderr for result in results]
 
-    assert [process.returncode for process in started] == [0] * processes, logs
+    assert [result.returncode for result in results] == [0] * processes, logs
     assert revisions_and_tables(database_url)[0] == {"c0c0c0c00003"}
     assert query(database_url, "SELECT waiting FROM lock_waiters") == [(processes - 1,)]
     assert sorted(query(database_url, "SELECT revision FROM upgrade_runs")) == [
@@ -226,14 +194,7 @@ def test_create_index_concurrently_in_an_autocommit_block(
     )
     migrations.add(
         "a070c0000002",
-        # CONCURRENTLY cannot run inside a transaction: the block commits the revision's
-        # transaction, runs these statements on their own and opens a new one.
-        upgrade="""
-            with op.get_context().autocommit_block():
-                op.create_index(
-                    "ix_widgets_name", "widgets", ["name"], postgresql_concurrently=True
-                )
-        """,
+        upgrade=INDEX_WIDGET_NAMES_CONCURRENTLY,
         downgrade="""
             with op.get_context().autocommit_block():
                 op.drop_index("ix_widgets_name", "widgets", postgresql_concurrently=True)

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.settings import to_async_driver
 {%- if cookiecutter.database == "postgresql" %}
-from tests.databases import engine_for
+from tests.databases import connected
 
 SECRET = "hunter2"
 
@@ -52,12 +52,9 @@ def test_urls_asyncpg_would_misread_are_refused_without_echoing_them(
 
 async def test_an_sslmode_url_connects(database_url: str) -> None:
     # The local server may run without TLS: `prefer` negotiates and falls back, as libpq does.
-    engine = engine_for(to_async_driver(database_url.replace("+asyncpg", "") + "?sslmode=prefer"))
-    try:
-        async with engine.connect() as connection:
-            assert await connection.scalar(text("SELECT 1")) == 1
-    finally:
-        await engine.dispose()
+    url = to_async_driver(database_url.replace("+asyncpg", "") + "?sslmode=prefer")
+    async with connected(url) as connection:
+        assert await connection.scalar(text("SELECT 1")) == 1
 {%- else %}
 
 
