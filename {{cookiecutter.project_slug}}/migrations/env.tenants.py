@@ -60,7 +60,7 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
     owns_connection = not connection.in_transaction()
     every_tenant = tenancy.visits_every_tenant(config, context.get_revision_argument)
     with session.migration_session(connection, settings):
-        for target in tenancy.targets(connection, tenant(), every_tenant):
+        for target in tenancy.targets(connection, config, tenant(), every_tenant):
             with tenancy.in_schema(connection, target, owns_connection):
                 context.configure(
                     connection=connection,

@@ -17,7 +17,13 @@ from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError, sc
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
 from tests.databases import on_connection, run_alembic
-from tests.fixtures.scratch_migrations import alembic, alembic_environment, project_head, run
+from tests.fixtures.scratch_migrations import (
+    alembic,
+    alembic_environment,
+    project_head,
+    run,
+    stopped_with_one_line,
+)
 from tests.migrations.stairway import run_stairway
 
 TENANTS_CLI = "{{ cookiecutter.package_name }}.tenants"
@@ -103,6 +109,16 @@ def test_stairway_for_shared_template_and_each_tenant(database_url: str) -> None
 def test_bad_tenant_names_are_refused_before_any_sql(name: str) -> None:
     with pytest.raises(TenantNameError, match="tenant name"):
         migrate_tenant(Settings(database_url="postgresql://nobody@127.0.0.1:1/nowhere"), name)
+
+
+def test_alembic_refuses_a_tenant_that_is_not_registered(database_url: str) -> None:
+    run_alembic(database_url, lambda config: upgrade(config, "head"))
+
+    environment = alembic_environment(database_url)
+    result = run(alembic("-x", "tenant=acmee", "upgrade", "head"), environment)
+
+    assert stopped_with_one_line(result).startswith("alembic: tenant acmee is not registered")
+    assert tables(database_url, "tenant_acmee") == set()
 
 
 def test_alembic_refuses_a_bad_tenant_name_without_connecting() -> None:
@@ -208,7 +224,8 @@ async def test_creating_a_tenant_needs_the_admin_token(
 async def test_without_the_admin_token_setting_tenant_creation_does_not_exist(
     migrated_database_url: str, admin_headers: dict[str, str]
 ) -> None:
-    app = create_app(Settings(database_url=migrated_database_url))
+    # Set explicitly: a TENANT_ADMIN_TOKEN in .env or the environment must not change the test.
+    app = create_app(Settings(database_url=migrated_database_url, tenant_admin_token=None))
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
@@ -231,7 +248,7 @@ async def test_a_broken_tenant_fails_alone(
     try:
         health = await client.get("/health")
         broken_request = await client.get("/health", headers={"X-Tenant": broken})
-        tenants = await client.get("/tenants")
+        tenants = await client.get("/tenants", headers=admin_headers)
 {%- if cookiecutter.example_model == "yes" %}
         own = await client.get("/authors")
         other = await client.get("/authors", headers={"X-Tenant": broken})

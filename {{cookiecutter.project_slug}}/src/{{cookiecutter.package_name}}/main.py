@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.api import health{{ ", library" if cookiecu
 from {{ cookiecutter.package_name }}.api.errors import install_error_handlers
 from {{ cookiecutter.package_name }}.api.limits import BodySizeLimit
 from {{ cookiecutter.package_name }}.db import create_app_engine, create_sessionmaker, explain_connection_error
-from {{ cookiecutter.package_name }}.migrator.revisions import head_revisions
+from {{ cookiecutter.package_name }}.migrator.revisions import code_revisions
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
 
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current = settings or get_settings()
         app.state.settings = current
-        app.state.head_revisions = head_revisions(current.alembic_ini)
+        app.state.code_revisions = code_revisions(current.alembic_ini)
         app.state.engine = create_app_engine(current)
         # A wrong URL or password should stop the deploy here, not surface as 503s later; once
         # started, the app keeps serving through outages and /health reports them.

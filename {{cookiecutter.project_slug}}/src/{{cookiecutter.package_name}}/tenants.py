@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import create_engine, explain_connection_error
 from {{ cookiecutter.package_name }}.migrator.config import build_config
-from {{ cookiecutter.package_name }}.migrator.revisions import head_revisions
+from {{ cookiecutter.package_name }}.migrator.revisions import code_revisions
 from {{ cookiecutter.package_name }}.migrator.tenancy import (
     TenantNameError,
     registered_tenants,
@@ -62,8 +62,7 @@ async def create_tenant(settings: Settings, name: str) -> None:
             versions = await connection.run_sync(schema_versions)
         if name in versions.tenants:
             raise TenantError(f"tenant {name} exists already: choose another name")
-        expected = head_revisions(settings.alembic_ini)
-        if frozenset(versions.shared) != expected:
+        if code_revisions(settings.alembic_ini).state(versions.shared) != "at head":
             raise TenantError(
                 "the shared schema is not at the head revision, so a new tenant would be ahead "
                 "of it: run `alembic upgrade head` first, then create the tenant"

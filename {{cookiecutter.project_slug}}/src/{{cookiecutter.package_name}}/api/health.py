@@ -5,13 +5,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
 from {{ cookiecutter.package_name }}.api.deps import EngineDep
+from {{ cookiecutter.package_name }}.migrator.revisions import CodeRevisions{{ ", current_revisions" if cookiecutter.tenancy == "single" }}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.migrator.tenancy import SchemaVersions, schema_versions
-{%- else %}
-from {{ cookiecutter.package_name }}.migrator.revisions import current_revisions
 {%- endif %}
 
 router = APIRouter(tags=["health"])
@@ -41,8 +40,8 @@ class Health(BaseModel):
     tenants: TenantsHealth | None = None
 
 
-def tenants_health(versions: SchemaVersions, head: list[str]) -> TenantsHealth:
-    behind = [name for name, found in versions.tenants.items() if sorted(found) != head]
+def tenants_health(versions: SchemaVersions, code: CodeRevisions) -> TenantsHealth:
+    behind = [name for name, found in versions.tenants.items() if code.state(found) == "behind"]
     return TenantsHealth(
         registered=len(versions.tenants) + len(versions.invalid),
         behind=len(behind),
@@ -54,57 +53,48 @@ def tenants_health(versions: SchemaVersions, head: list[str]) -> TenantsHealth:
 
 @router.get("/health", responses={503: {"model": Health}})
 async def health(request: Request, response: Response, engine: EngineDep) -> Health:
-    head = sorted(request.app.state.head_revisions)
+    code: CodeRevisions = request.app.state.code_revisions
+    report = Health(
+        status="ok", database="reachable", current_revisions=[], head_revisions=sorted(code.heads)
+    )
     try:
         async with asyncio.timeout(DATABASE_CHECK_SECONDS):
             async with engine.connect() as connection:
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
                 versions = await connection.run_sync(schema_versions)
+                current = versions.shared
 {%- else %}
-                current = sorted(await connection.run_sync(current_revisions))
+                current = await connection.run_sync(current_revisions)
 {%- endif %}
+    except ProgrammingError:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        detail = "the database refused to report its revision: check the role's privileges"
+        return report.model_copy(update={"status": "unavailable", "detail": detail})
     except (OSError, SQLAlchemyError, TimeoutError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(
-            status="unavailable",
-            database="unreachable",
-            current_revisions=[],
-            head_revisions=head,
-            detail="the database cannot be reached",
+        return report.model_copy(
+            update={
+                "status": "unavailable",
+                "database": "unreachable",
+                "detail": "the database cannot be reached",
+            }
         )
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    current = sorted(versions.shared)
-{%- endif %}
-    if current != head:
+    report.current_revisions = sorted(current)
+    state = code.state(current)
+    if state == "behind":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(
-            status="unavailable",
-            database="reachable",
-            current_revisions=current,
-            head_revisions=head,
-            detail="the database is not at the head revision: run `alembic upgrade head`",
-        )
+        report.status = "unavailable"
+        report.detail = "the database is not at the head revision: run `alembic upgrade head`"
+    elif state == "ahead":
+        report.detail = "the database is ahead of this code: a newer release has migrated it"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    tenants = tenants_health(versions, head)
-    if tenants.behind or tenants.invalid:
-        return Health(
-            status="degraded",
-            database="reachable",
-            current_revisions=current,
-            head_revisions=head,
-            detail=(
-                f"{tenants.behind} tenants are not at the head revision and {tenants.invalid} "
-                "have invalid names: run `alembic upgrade head`; see docs/tenancy.md"
-            ),
-            tenants=tenants,
-        )
-    return Health(
-        status="ok",
-        database="reachable",
-        current_revisions=current,
-        head_revisions=head,
-        tenants=tenants,
-    )
-{%- else %}
-    return Health(status="ok", database="reachable", current_revisions=current, head_revisions=head)
+    else:
+        report.tenants = tenants_health(versions, code)
+        if report.tenants.behind or report.tenants.invalid:
+            report.status = "degraded"
+            report.detail = (
+                f"tenants behind the head revision: {report.tenants.behind}, with invalid "
+                f"names: {report.tenants.invalid}; run `alembic upgrade head`, see docs/tenancy.md"
+            )
 {%- endif %}
+    return report

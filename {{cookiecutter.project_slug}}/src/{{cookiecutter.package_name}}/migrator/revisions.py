@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 log = logging.getLogger("alembic.env")
+SchemaState = Literal["at head", "ahead", "behind"]
 
 
 class AppliedRevisions:
@@ -41,14 +42,33 @@ class AppliedRevisions:
             log.info("Nothing to do: the database is already at the requested revision.")
 
 
-def head_revisions(alembic_ini: Path) -> frozenset[str]:
+class CodeRevisions(NamedTuple):
+    """The revisions this code ships: its heads, and every revision it knows."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    def state(self, current: Collection[str]) -> SchemaState:
+        """Where a database at `current` stands for this code.
+
+        A revision this code does not know is taken for a newer release's: deploys migrate
+        before the new code starts, and a pre-deploy migration keeps the old code working.
+        """
+        if set(current) == self.heads:
+            return "at head"
+        return "behind" if set(current) <= self.known else "ahead"
+
+
+def code_revisions(alembic_ini: Path) -> CodeRevisions:
     if not alembic_ini.is_file():
         raise ConfigurationError(
             f"{alembic_ini} not found: start the app from the project directory "
             "or set ALEMBIC_INI to the path of alembic.ini"
         )
     try:
-        return frozenset(ScriptDirectory.from_config(build_config(ini=alembic_ini)).get_heads())
+        script = ScriptDirectory.from_config(build_config(ini=alembic_ini))
+        known = frozenset(revision.revision for revision in script.walk_revisions())
+        return CodeRevisions(heads=frozenset(script.get_heads()), known=known)
     except CommandError as error:
         raise ConfigurationError(f"cannot read the migrations: {error}") from None
 

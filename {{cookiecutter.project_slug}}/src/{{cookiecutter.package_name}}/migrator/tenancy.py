@@ -86,9 +86,18 @@ def visits_every_tenant(config: Config, revision_argument: Callable[[], object])
     return True
 
 
-def targets(connection: Connection, tenant: str | None, every_tenant: bool) -> Iterator[Target]:
+def targets(
+    connection: Connection, config: Config, tenant: str | None, every_tenant: bool
+) -> Iterator[Target]:
     """The schemas to migrate, in order."""
     if tenant is not None:
+        # Only tenant creation (build_config(tenant=...)) migrates a tenant it has not registered
+        # yet: a typo in `-x tenant=` would otherwise create a schema that nothing serves.
+        if config.attributes.get("tenant") is None and tenant not in registered_tenants(connection):
+            raise TenantNameError(
+                f"tenant {tenant} is not registered: check the name with the tenants CLI's "
+                "`list`, or create the tenant with its `create` (docs/tenancy.md)"
+            )
         yield Target("tenant", schema_for(tenant))
         return
     # Read before the shared part runs: a downgrade may drop the registry.
