@@ -16,9 +16,10 @@ import pytest
 from alembic.command import upgrade
 from alembic.operations import ops
 from alembic.script.revision import MultipleHeads, ResolutionError
-from alembic.util import CommandError
+from alembic.util import CommandError, DatabaseNotAtHead
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.migrator import errors
@@ -134,6 +135,9 @@ def test_everyday_alembic_failures_are_explained() -> None:
     assert "another branch" in located or "git branch" in located
     assert "alembic downgrade" in located
 
+    behind = errors.explain_command_error(DatabaseNotAtHead("Database is not on all heads"))
+    assert "run `alembic upgrade head`" in behind
+
     ambiguous = errors.explain_command_error(command_error("Ambiguous walk"))
     assert "alembic downgrade <revision>" in ambiguous
 
@@ -179,6 +183,8 @@ def test_python_callers_get_exceptions_not_exits() -> None:
         raise ConfigurationError("bad")
     with pytest.raises(CommandError, match="alembic upgrade head"), errors.reported(config):
         raise CommandError("Target database is not up to date.")
+    with pytest.raises(DatabaseNotAtHead, match="alembic upgrade head"), errors.reported(config):
+        raise DatabaseNotAtHead("Database is not on all head revisions")
 
 
 def test_the_command_line_gets_one_line_and_an_exit_code(
@@ -192,6 +198,19 @@ def test_the_command_line_gets_one_line_and_an_exit_code(
     assert exited.value.code == 130
     assert capsys.readouterr().err == f"alembic: {errors.INTERRUPTED}\n"
 {%- if cookiecutter.database == "postgresql" %}
+
+
+class PermissionDenied(Exception):
+    sqlstate = "42501"
+
+
+def test_a_missing_privilege_is_one_line() -> None:
+    error = DBAPIError("SELECT version_num FROM alembic_version", {}, PermissionDenied())
+
+    assert errors.one_line(error) == (
+        "the role in DATABASE_URL may not do this: SELECT version_num FROM alembic_version; "
+        "migrate as the role that owns the schema, or grant that role the privilege"
+    )
 
 
 def test_session_settings_follow_the_server_version() -> None:

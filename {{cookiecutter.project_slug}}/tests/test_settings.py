@@ -37,6 +37,7 @@ def test_urls_are_converted_to_asyncpg(given: str, expected: str) -> None:
         ("postgresql://app@db/app?sslmode=sometimes", "sslmode=sometimes is not one of disable"),
         ("postgresql://app@db/app?connect_timeout=5", "option connect_timeout is not understood"),
         ("postgresql://app@db/app?sslrootcert=/ca.pem", "certificates go in PGSSLROOTCERT"),
+        (f"postgresql://app:{SECRET}@db:99999/app", "its port 99999 is not between 1 and 65535"),
     ],
 )
 def test_urls_asyncpg_would_misread_are_refused_without_echoing_them(

@@ -60,6 +60,8 @@ def to_async_driver(url: str) -> str:
         parsed = make_url(f"{EXPECTED_DRIVER}://{rest}")
     except (ArgumentError, ValueError):
         raise ValueError(f"it cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"its port {parsed.port} is not between 1 and 65535")
 {%- if cookiecutter.database == "postgresql" %}
     parsed = with_asyncpg_options(parsed)
 {%- endif %}

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 
 from alembic.config import Config
 from alembic.script.revision import MultipleHeads, ResolutionError
-from alembic.util import CommandError
+from alembic.util import CommandError, DatabaseNotAtHead
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,12 +21,14 @@ from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError{{ ", get_settings" if cookiecutter.database == "postgresql" }}
 
+EXPLAINED = (CommandError, DatabaseNotAtHead)
 REVISION_ID = re.compile(r"[0-9A-Za-z_]{1,64}")
 INTERRUPTED = (
     "interrupted: the revision in progress was rolled back and the migration lock released; "
     "`alembic current` shows where the database is, run the command again to continue"
 )
 {%- if cookiecutter.database == "postgresql" %}
+INSUFFICIENT_PRIVILEGE = "42501"
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 TABLE_IN_STATEMENT = re.compile(
@@ -46,7 +48,12 @@ def reported(config: Config) -> Iterator[None]:
     try:
         yield
     except CommandError as error:
-        raise CommandError(explain_command_error(error)) from error
+        explanation = explain_command_error(error)
+        if explanation == str(error):
+            raise
+        # The same class, so that callers can still tell them apart.
+        kind = type(error) if type(error) in EXPLAINED else CommandError
+        raise kind(explanation) from error
     except BaseException as error:
         line = one_line(error) if is_command_line(config) else None
         if line is None:
@@ -105,6 +112,11 @@ def explain_command_error(error: CommandError) -> str:
         )
     if isinstance(cause, ResolutionError) and isinstance(cause.argument, str):
         return f"{message}: {missing_revision_hint(cause.argument)}"
+    if isinstance(error, DatabaseNotAtHead):
+        return (
+            "the database is not at the head revision (`alembic current` shows where it is, "
+            "`alembic heads` where the code is): run `alembic upgrade head`"
+        )
     if message == "Ambiguous walk":
         return (
             "`downgrade -1` is ambiguous at a merge point (two revisions come before it): name "
@@ -159,6 +171,11 @@ def explain_timeout(error: DBAPIError) -> str | None:
             f"(MIGRATION_LOCK_TIMEOUT={settings.migration_lock_timeout}) for: {shown}; "
             "another session holds a conflicting lock (see pg_stat_activity and pg_locks); "
             f"{kept}: retry when that session has finished, or raise MIGRATION_LOCK_TIMEOUT"
+        )
+    if sqlstate == INSUFFICIENT_PRIVILEGE:
+        return (
+            f"the role in DATABASE_URL may not do this: {shown}; migrate as the role that owns "
+            "the schema, or grant that role the privilege"
         )
     if sqlstate == QUERY_CANCELED and "statement timeout" in str(error.orig):
         return (
