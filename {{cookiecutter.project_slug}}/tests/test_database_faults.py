@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
-from sqlalchemy import pool, text
+from sqlalchemy import text
 from starlette.types import Message, Receive, Scope, Send
 
-from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.databases import connected
 from tests.faults import DatabaseProxy
 from tests.probe import app_with_probe
 
@@ -239,16 +239,12 @@ async def http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
 
 async def running_statements_like(database_url: str, pattern: str) -> None:
     """Wait until a statement matching pattern runs on the server."""
-    engine = create_engine(Settings(database_url=database_url), poolclass=pool.NullPool)
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND query LIKE :pattern AND pid <> pg_backend_pid()"
     )
-    try:
-        async with asyncio.timeout(GIVE_UP_SECONDS), engine.connect() as connection:
-            while True:
-                if await connection.scalar(query, {"pattern": pattern}):
-                    return
-                await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
+    async with asyncio.timeout(GIVE_UP_SECONDS), connected(database_url) as connection:
+        while not await connection.scalar(query, {"pattern": pattern}):
+            # pg_stat_activity is read once per transaction: look again in a new one.
+            await connection.commit()
+            await asyncio.sleep(0.05)
