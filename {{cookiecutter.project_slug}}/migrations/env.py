@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, session
+from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session
 from {{ cookiecutter.package_name }}.migrator.config import settings_for
 from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.models import Base
@@ -26,6 +26,10 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
+def requested_phase() -> phases.Phase | None:
+    return phases.requested_phase(context.get_x_argument(as_dictionary=True))
+
+
 def run_migrations_offline(settings: Settings) -> None:
     """Print the SQL instead of running it (`--sql`); needs no database."""
     dialect = make_url(settings.database_url).get_backend_name()
@@ -36,6 +40,7 @@ def run_migrations_offline(settings: Settings) -> None:
         dialect_opts={"paramstyle": "named"},
         **autogenerate.comparison_options(config, dialect),
     )
+    phases.limit_to_phase(context.get_context(), requested_phase())
     with context.begin_transaction():
         # Scripts are often run by hand or by a DBA tool: the same limits apply there.
         for statement in session.offline_statements(settings):
@@ -52,6 +57,7 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
             on_version_apply=applied.record,
             **autogenerate.comparison_options(config, connection.dialect.name),
         )
+        phases.limit_to_phase(context.get_context(), requested_phase())
         with context.begin_transaction():
             context.run_migrations()
     applied.report()

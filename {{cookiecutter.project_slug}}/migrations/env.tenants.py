@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateSchema
 
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, session, tenancy
+from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session, tenancy
 from {{ cookiecutter.package_name }}.migrator.config import requested_tenant, settings_for
 from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -29,6 +29,10 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 def tenant() -> str | None:
     name = requested_tenant(config, context.get_x_argument(as_dictionary=True))
     return None if name is None else tenancy.validate_tenant_name(name)
+
+
+def requested_phase() -> phases.Phase | None:
+    return phases.requested_phase(context.get_x_argument(as_dictionary=True))
 
 
 def options(target: tenancy.Target) -> dict[str, Any]:
@@ -46,6 +50,7 @@ def run_migrations_offline(settings: Settings) -> None:
             dialect_opts={"paramstyle": "named"},
             **options(target),
         )
+        phases.limit_to_phase(context.get_context(), requested_phase())
         with context.begin_transaction():
             for statement in session.offline_statements(settings):
                 context.execute(statement)
@@ -67,6 +72,7 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
                     on_version_apply=applied.record,
                     **options(target),
                 )
+                phases.limit_to_phase(context.get_context(), requested_phase())
                 with context.begin_transaction():
                     context.run_migrations(scope=target.scope)
     applied.report()

@@ -1,4 +1,6 @@
-"""${message}
+<%!
+    from {{ cookiecutter.package_name }}.migrator.phases import new_revision_phase
+%>"""${message}
 
 Why: <one or two sentences: what this change is for, and anything a reviewer must know>
 
@@ -23,6 +25,8 @@ revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# pre-deploy: safe while the running release uses the database; post-deploy: after the rollout.
+phase = ${repr(new_revision_phase(config, up_revision))}
 
 
 {% if cookiecutter.tenancy == "schema-per-tenant" -%}

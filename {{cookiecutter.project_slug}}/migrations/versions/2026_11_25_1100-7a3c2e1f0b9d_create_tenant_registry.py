@@ -24,6 +24,7 @@ revision: str = "7a3c2e1f0b9d"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
 def upgrade(scope: str) -> None:

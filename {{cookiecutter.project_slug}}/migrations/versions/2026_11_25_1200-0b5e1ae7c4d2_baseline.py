@@ -21,6 +21,7 @@ revision: str = "0b5e1ae7c4d2"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
 def upgrade() -> None:

@@ -24,6 +24,7 @@ revision: str = "5c8a1d2e9f03"
 down_revision: str | Sequence[str] | None = {{ '"7a3c2e1f0b9d"' if tenants else "None" }}
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
 {% if tenants -%}

@@ -85,10 +85,15 @@ async def health(request: Request, response: Response, engine: EngineDep) -> Hea
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         report.status = "unavailable"
         report.detail = "the database is not at the head revision: run `alembic upgrade head`"
-    elif state == "ahead":
+        return report
+    if state == "ahead":
         report.detail = "the database is ahead of this code: a newer release has migrated it"
+    elif state == "post-deploy pending":
+        report.detail = (
+            "pre-deploy done, post-deploy pending: run `alembic upgrade head` after the rollout"
+        )
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    else:
+    if state != "ahead":
         report.tenants = tenants_health(versions, code)
         if report.tenants.behind or report.tenants.invalid:
             report.status = "degraded"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import explain_connection_error
 from {{ cookiecutter.package_name }}.migrator.config import is_command_line
+from {{ cookiecutter.package_name }}.migrator.phases import PostDeployPending
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError
 {%- endif %}
@@ -112,7 +113,7 @@ def explain_command_error(error: CommandError) -> str:
         )
     if isinstance(cause, ResolutionError) and isinstance(cause.argument, str):
         return f"{message}: {missing_revision_hint(cause.argument)}"
-    if isinstance(error, DatabaseNotAtHead):
+    if isinstance(error, DatabaseNotAtHead) and not isinstance(error, PostDeployPending):
         return (
             "the database is not at the head revision (`alembic current` shows where it is, "
             "`alembic heads` where the code is): run `alembic upgrade head`"

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 
+from {{ cookiecutter.package_name }}.migrator import phases
 from {{ cookiecutter.package_name }}.migrator.config import build_config, command_name
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
@@ -18,7 +19,7 @@ from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 log = logging.getLogger("alembic.env")
-SchemaState = Literal["at head", "ahead", "behind"]
+SchemaState = Literal["at head", "ahead", "post-deploy pending", "behind"]
 
 
 class AppliedRevisions:
@@ -43,10 +44,13 @@ class AppliedRevisions:
 
 
 class CodeRevisions(NamedTuple):
-    """The revisions this code ships: its heads, and every revision it knows."""
+    """The revisions this code ships: its heads, every revision it knows, and where a
+    pre-deploy run stops (the database is ready for this code, post-deploy revisions pending).
+    """
 
     heads: frozenset[str]
     known: frozenset[str]
+    pre_deploy_stops: frozenset[frozenset[str]] = frozenset()
 
     def state(self, current: Collection[str]) -> SchemaState:
         """Where a database at `current` stands for this code.
@@ -56,7 +60,9 @@ class CodeRevisions(NamedTuple):
         """
         if set(current) == self.heads:
             return "at head"
-        return "behind" if set(current) <= self.known else "ahead"
+        if not set(current) <= self.known:
+            return "ahead"
+        return "post-deploy pending" if frozenset(current) in self.pre_deploy_stops else "behind"
 
 
 def code_revisions(alembic_ini: Path) -> CodeRevisions:
@@ -67,8 +73,12 @@ def code_revisions(alembic_ini: Path) -> CodeRevisions:
         )
     try:
         script = ScriptDirectory.from_config(build_config(ini=alembic_ini))
-        known = frozenset(revision.revision for revision in script.walk_revisions())
-        return CodeRevisions(heads=frozenset(script.get_heads()), known=known)
+        scripts = list(script.walk_revisions())
+        return CodeRevisions(
+            heads=frozenset(script.get_heads()),
+            known=frozenset(revision.revision for revision in scripts),
+            pre_deploy_stops=phases.pre_deploy_stops(scripts),
+        )
     except CommandError as error:
         raise ConfigurationError(f"cannot read the migrations: {error}") from None
 
