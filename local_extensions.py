@@ -21,6 +21,7 @@ from slugify import slugify
 IDENTIFIER_PREFIX = "svc"
 # At most what PostgreSQL allows in a database name, which the slug becomes; cut at a word.
 IDENTIFIER_LENGTH = 63
+KUBERNETES_NAME_LENGTH = 40
 AUTHOR_WITH_EMAIL = re.compile(r"(?P<name>.*?)\s*<(?P<email>[^<>\s@]+@[^<>\s@]+)>")
 TOML_ESCAPES = {
     '"': '\\"',
@@ -116,6 +117,15 @@ def markdown_text(value: str) -> str:
     return text
 
 
+def kubernetes_name(slug: str) -> str:
+    """A DNS-1123 label for Kubernetes objects: `my_service` -> `my-service`.
+
+    Cut to 40 characters, so that `<name>-post-deploy` and the pod names Kubernetes derives
+    from it stay within the 63 a label allows.
+    """
+    return slug.replace("_", "-")[:KUBERNETES_NAME_LENGTH].strip("-")
+
+
 def absolute_path(path: str) -> str:
     """`path` made absolute against the working directory at render time.
 
@@ -140,6 +150,7 @@ class TemplateFilters(Extension):
                     toml_string,
                     toml_author,
                     markdown_text,
+                    kubernetes_name,
                     absolute_path,
                 )
             }

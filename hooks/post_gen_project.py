@@ -52,6 +52,7 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
     ({"ci": "github"}, [".github"]),
     ({"ci": "gitlab"}, [".gitlab-ci.yml", "renovate.json"]),
     ({"docker": "yes"}, ["compose.yaml", "Dockerfile", ".dockerignore"]),
+    ({"deploy": "kubernetes"}, ["deploy"]),
     (
         {"database": "postgresql"},
         [
@@ -60,11 +61,20 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
             "tests/faults.py",
             "tests/test_database_faults.py",
             "tests/test_postgresql_passwords.py",
+            "src/{package}/migrator/locks.py",
+            "src/{package}/migrator/blockers.py",
+            "src/{package}/migrator/timeouts.py",
+            "tests/test_lock_retries.py",
+            "tests/test_backfill.py",
             ".squawk.toml",
             "devtools/migration_lint/squawk.py",
             "tests/devtools/test_squawk.py",
+            "src/{package}/migrator/enums.py",
+            "tests/migrations/test_enums.py",
+            "tests/test_safe_operations.py",
         ],
     ),
+    ({"database": "postgresql", "example_model": "yes"}, ["tests/test_safe_autogenerate.py"]),
 ]
 
 # Whole-file variants: (answers needed, target, variant). The variant, named

@@ -60,6 +60,16 @@ def problems(answers: dict[str, str]) -> list[str]:
             "tenancy=schema-per-tenant needs PostgreSQL schemas, which database=sqlite lacks: "
             "answer database=postgresql or tenancy=single"
         )
+    if answers["deploy"] == "kubernetes" and answers["database"] != "postgresql":
+        found.append(
+            "deploy=kubernetes needs database=postgresql: the migration Jobs and the app's pods "
+            "cannot share a SQLite file; answer deploy=none or database=postgresql"
+        )
+    if answers["deploy"] == "kubernetes" and answers["docker"] != "yes":
+        found.append(
+            "deploy=kubernetes runs the image the Dockerfile builds: answer docker=yes "
+            "or deploy=none"
+        )
     problem = exclude_problem(answers["autogenerate_exclude"])
     if problem:
         found.append(problem)

@@ -68,6 +68,7 @@ def combination_id(answers: dict[str, str]) -> str:
             "example" if answers["example_model"] == "yes" else "no-example",
             answers["ci"] if answers["ci"] != "none" else "no-ci",
             "docker" if answers["docker"] == "yes" else "no-docker",
+            *(["kubernetes"] if answers["deploy"] == "kubernetes" else []),
         ]
     )
 

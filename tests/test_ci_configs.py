@@ -159,7 +159,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
     workflow = load(project / ".github" / "workflows" / "ci.yml")
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["concurrency"]["cancel-in-progress"] is True
-    assert set(workflow["jobs"]) == {"checks", "audit"}
+    assert set(workflow["jobs"]) == {"checks", "n-minus-one", "audit"}
     job = workflow["jobs"]["checks"]
     assert job["timeout-minutes"] <= 30
     steps = job["steps"]
@@ -190,7 +190,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
         assert "nox --session migrations" in commands
 
 
-@pytest.mark.parametrize("job_name", ["checks", "audit"])
+@pytest.mark.parametrize("job_name", ["checks", "n-minus-one", "audit"])
 def test_github_jobs_install_only_what_uv_lock_pins(tmp_path: Path, job_name: str) -> None:
     project = bake(tmp_path, python_version="3.13")
     job = load(project / ".github" / "workflows" / "ci.yml")["jobs"][job_name]
@@ -258,6 +258,42 @@ def test_actions_are_pinned_to_commits_with_a_version_comment(
     for step in (s for job in load(path)["jobs"].values() for s in job["steps"]):
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_n_minus_one_runs_on_pull_and_merge_requests_against_the_base(
+    tmp_path: Path, database: str
+) -> None:
+    """The base's API tests on the change's pre-deploy schema, on the checks job's database."""
+    github = bake(tmp_path / "github", database=database, docker="no")
+    jobs = load(github / ".github" / "workflows" / "ci.yml")["jobs"]
+    job, checks = jobs["n-minus-one"], jobs["checks"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert job["timeout-minutes"] <= 15
+    assert (job.get("services"), job["env"]) == (checks.get("services"), checks["env"])
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    (step,) = [s for s in job["steps"] if "nox" in s.get("run", "")]
+    assert step["run"] == 'nox --session n-minus-one -- --base "origin/${BASE_REF}"'
+    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+
+    gitlab = bake(tmp_path / "gitlab", database=database, docker="no", ci="gitlab")
+    pipeline = load(gitlab / ".gitlab-ci.yml")
+    job, checks = pipeline["n-minus-one"], pipeline["checks"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert job.get("services") == checks.get("services")
+    assert job["variables"] == checks["variables"]
+    (command,) = job["script"]
+    assert command == 'nox --session n-minus-one -- --base "$CI_MERGE_REQUEST_DIFF_BASE_SHA"'
+
+
+def test_n_minus_one_is_left_out_of_schema_per_tenant_bakes(tmp_path: Path) -> None:
+    """The base's tests create a tenant each, which the base refuses on a newer schema."""
+    github = bake(tmp_path / "github", tenancy="schema-per-tenant", docker="no")
+    assert "n-minus-one" not in load(github / ".github" / "workflows" / "ci.yml")["jobs"]
+    assert "n-minus-one" not in (github / "noxfile.py").read_text()
+    gitlab = bake(tmp_path / "gitlab", tenancy="schema-per-tenant", docker="no", ci="gitlab")
+    assert "n-minus-one" not in load(gitlab / ".gitlab-ci.yml")
 
 
 # --- what the GitLab pipeline does -----------------------------------------------------------
@@ -387,8 +423,9 @@ def test_nox_lists_the_sessions_ci_runs(tmp_path: Path) -> None:
     listed = run([tool("nox"), "--list"], cwd=project).stdout
     for session in default_nox_sessions(project):
         assert re.search(rf"^\* {re.escape(session)} -> \S", listed, re.MULTILINE), listed
-    # The audit job's session: listed, not selected by a bare `nox`.
+    # The audit and N-1 jobs' sessions: listed, not selected by a bare `nox`.
     assert re.search(r"^- audit -> \S", listed, re.MULTILINE), listed
+    assert re.search(r"^- n-minus-one -> \S", listed, re.MULTILINE), listed
 
 
 # --- docker ----------------------------------------------------------------------------------

@@ -89,6 +89,19 @@ def test_sqlite_with_schema_per_tenant_is_incompatible() -> None:
     assert problem.startswith("tenancy=schema-per-tenant needs PostgreSQL schemas")
 
 
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({"database": "sqlite"}, "deploy=kubernetes needs database=postgresql"),
+        ({"docker": "no"}, "deploy=kubernetes runs the image the Dockerfile builds"),
+    ],
+    ids=["sqlite", "no-docker"],
+)
+def test_kubernetes_needs_postgresql_and_the_image(answers: dict[str, str], expected: str) -> None:
+    [problem] = pre_gen.problems({**DEFAULTS, "deploy": "kubernetes", **answers})
+    assert problem.startswith(expected)
+
+
 def test_exclusions_accept_names_and_prefixes() -> None:
     assert pre_gen.exclude_problem("audit_*, spatial_ref_sys,") is None
 
@@ -102,6 +115,7 @@ def test_defaults_keep_every_default_feature() -> None:
     assert "compose.yaml" not in removed
     assert "src/my_service/models/library.py" not in removed
     assert ".gitlab-ci.yml" in removed
+    assert "deploy" in removed
 
 
 def test_unchosen_features_are_removed_with_the_package_name_filled_in() -> None:

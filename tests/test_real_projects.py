@@ -45,6 +45,9 @@ BAKED_TESTS = {
         "tests/test_tenancy.py",
         "tests/test_library_api.py",
         "tests/test_postgresql_safety.py",
+        "tests/test_deploy_phases.py",
+        "tests/test_lock_retries.py",
+        "tests/test_backfill.py",
     ],
 }
 

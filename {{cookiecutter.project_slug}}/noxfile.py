@@ -52,6 +52,16 @@ def lint_migrations(session: nox.Session) -> None:
     install(session)
     session.run("python", "-m", "devtools", "lint-migrations", *session.posargs)
 
+{%- if cookiecutter.tenancy == "single" %}
+
+
+@nox.session(name="n-minus-one")
+def n_minus_one(session: nox.Session) -> None:
+    """The merge base's API tests on this branch's pre-deploy schema (--base REF to choose)."""
+    install(session)
+    session.run("python", "-m", "devtools", "n-minus-one", *session.posargs)
+{%- endif %}
+
 
 @nox.session
 def audit(session: nox.Session) -> None:

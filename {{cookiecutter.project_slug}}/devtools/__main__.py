@@ -11,6 +11,7 @@ from devtools.migration_lint import history, lint{{ ", squawk" if cookiecutter.d
 ROUNDTRIP = (["upgrade", "head"], ["check"], ["downgrade", "base"], ["upgrade", "head"])
 # Database names keep 63 bytes: a long slug would cut off the unique part of the name.
 ROUNDTRIP_PREFIX = "roundtrip_{{ cookiecutter.project_slug[:30] }}"
+N_MINUS_ONE_PREFIX = "n_minus_one_{{ cookiecutter.project_slug[:30] }}"
 
 
 def check_heads() -> int:
@@ -54,6 +55,29 @@ def migration_roundtrip() -> int:
     return lint.CLEAN
 
 
+def n_minus_one(base: str | None) -> int:
+    """The merge base's API tests on a scratch database this checkout's pre-deploy phase made."""
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    print(
+        "n-minus-one: not available with schema-per-tenant: the base's API tests create a "
+        "tenant each, which the base's code refuses on a database a newer release migrated",
+        file=sys.stderr,
+    )
+    return lint.UNUSABLE
+{%- else %}
+    from devtools.n_minus_one import run as run_n_minus_one
+    from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
+
+    try:
+        database_url = get_settings().database_url
+    except ConfigurationError as error:
+        print(f"n-minus-one: {error}", file=sys.stderr)
+        return lint.UNUSABLE
+    package = "{{ cookiecutter.package_name }}"
+    return run_n_minus_one(database_url, base, package, N_MINUS_ONE_PREFIX)
+{%- endif %}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,7 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         "migration-roundtrip",
         help="upgrade, check, downgrade and upgrade again on a scratch database",
     )
+    n_minus_one_parser = commands.add_parser(
+        "n-minus-one",
+        help="the merge base's API tests on this checkout's pre-deploy schema (docs/migrations.md)",
+    )
+    n_minus_one_parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="the branch or commit deployed now [origin/HEAD, else origin/main, else main]",
+    )
     args = parser.parse_args(argv)
+    if args.command == "n-minus-one":
+        return n_minus_one(args.base)
     if args.command == "check-heads":
         return check_heads()
     if args.command == "migration-roundtrip":

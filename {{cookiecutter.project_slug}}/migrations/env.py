@@ -12,6 +12,10 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+{% if cookiecutter.database == "postgresql" -%}
+# alembic-postgresql-enum: enum types and labels in autogenerate and `alembic check`.
+import {{ cookiecutter.package_name }}.migrator.enums  # noqa: F401
+{% endif -%}
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session
 from {{ cookiecutter.package_name }}.migrator.config import settings_for
@@ -41,6 +45,7 @@ def run_migrations_offline(settings: Settings) -> None:
         **autogenerate.comparison_options(config, dialect),
     )
     phases.limit_to_phase(context.get_context(), requested_phase())
+    session.use_revision_timeouts(context.get_context(), settings)
     with context.begin_transaction():
         # Scripts are often run by hand or by a DBA tool: the same limits apply there.
         for statement in session.offline_statements(settings):
@@ -58,9 +63,14 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
             **autogenerate.comparison_options(config, connection.dialect.name),
         )
         phases.limit_to_phase(context.get_context(), requested_phase())
-        with context.begin_transaction():
-            context.run_migrations()
+        # A revision that gives up on lock_timeout is rolled back and run again.
+        session.run_revisions(context.get_context(), settings, run_migrations)
     applied.report()
+
+
+def run_migrations() -> None:
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 async def run_async_migrations(engine: AsyncEngine, settings: Settings) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateSchema
 
+# alembic-postgresql-enum: enum types and labels in autogenerate and `alembic check`.
+import {{ cookiecutter.package_name }}.migrator.enums  # noqa: F401
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session, tenancy
 from {{ cookiecutter.package_name }}.migrator.config import requested_tenant, settings_for
@@ -51,6 +53,7 @@ def run_migrations_offline(settings: Settings) -> None:
             **options(target),
         )
         phases.limit_to_phase(context.get_context(), requested_phase())
+        session.use_revision_timeouts(context.get_context(), settings)
         with context.begin_transaction():
             for statement in session.offline_statements(settings):
                 context.execute(statement)
@@ -73,9 +76,16 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
                     **options(target),
                 )
                 phases.limit_to_phase(context.get_context(), requested_phase())
-                with context.begin_transaction():
-                    context.run_migrations(scope=target.scope)
+                # A revision that gives up on lock_timeout is rolled back and run again.
+                session.run_revisions(
+                    context.get_context(), settings, run_migrations, scope=target.scope
+                )
     applied.report()
+
+
+def run_migrations(scope: str) -> None:
+    with context.begin_transaction():
+        context.run_migrations(scope=scope)
 
 
 async def run_async_migrations(engine: AsyncEngine, settings: Settings) -> None:

@@ -1,5 +1,6 @@
 """Every test run works in databases it creates next to the one in DATABASE_URL, and drops."""
 
+import os
 {% if cookiecutter.database == "sqlite" -%}
 import shutil
 {% endif -%}
@@ -52,7 +53,14 @@ def alembic_engine(database_url: str) -> AsyncEngine:
 
 @pytest.fixture(scope="session")
 def migrated_database_url() -> Iterator[str]:
-    """One database migrated to head for the whole run; API tests never commit to it."""
+    """One database migrated to head for the whole run; API tests never commit to it.
+
+    With TEST_MIGRATED_DATABASE_URL set, that database as it is, neither migrated nor dropped:
+    `python -m devtools n-minus-one` migrates it with the next release's pre-deploy phase.
+    """
+    if given := os.environ.get("TEST_MIGRATED_DATABASE_URL"):
+        yield given
+        return
     with scratch_database() as url:
         run_alembic(url, lambda config: upgrade(config, "head"))
         yield url

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.api.errors import error_response, unavailab
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.probe import app_with_probe
 
+pytestmark = pytest.mark.api
 LIMIT = 64 * 1024
 SMALL_RESPONSE = 2048
 

@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.databases import run_alembic
 {%- endif %}
 
+pytestmark = pytest.mark.api
 INT32_MAX = 2**31 - 1
 OUT_OF_RANGE_IDS = [2**31, 2**63, 10**30, 0, -1]
 {%- if own_database %}

@@ -130,7 +130,10 @@ def test_a_blocked_migration_gives_up_after_the_lock_timeout(
         lambda config: upgrade(config, created),
         script_location=migrations.versions.parent,
     )
-    environment = alembic_environment(database_url, MIGRATION_LOCK_TIMEOUT="1s")
+    # Retries, and the sessions they name, are tests/test_lock_retries.py's.
+    environment = alembic_environment(
+        database_url, MIGRATION_LOCK_TIMEOUT="1s", MIGRATION_LOCK_RETRIES="0"
+    )
 
     async def upgrade_while_a_reader_holds_the_table() -> subprocess.CompletedProcess[str]:
         async with connected(database_url) as reader:

@@ -24,11 +24,21 @@ TABLE_POSITION = {
     "create_unique_constraint": 1,
     "create_primary_key": 1,
     "create_check_constraint": 1,
+    # The safe operations of migrator/operations.py
+    "create_index_concurrently": 1,
+    "drop_index_concurrently": 1,
+    "create_foreign_key_not_valid": 1,
+    "create_check_constraint_not_valid": 1,
+    "create_unique_constraint_concurrently": 1,
+    "validate_constraint": 1,
+    "set_not_null": 0,
 }
 TABLE_KEYWORDS = ("table_name", "source_table")
 TEXT_CHAINS = {"bindparams", "columns", "execution_options"}
 ACKNOWLEDGEMENT = re.compile(r"#\s*migration-lint:\s*ignore\[([^\]]*)\](.*)")
 CHECKBOX = re.compile(r"^\s*[-*]\s*\[([ xX])\]\s*(.*)$")
+BACKFILL_TODO = "TODO(backfill)"
+PRE_DEPLOY = "pre-deploy"
 
 
 class ParseError(Exception):
@@ -83,12 +93,24 @@ class Migration:
     acknowledgements: dict[int, Acknowledgement] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
     upgrade_scope: set[str] = field(default_factory=set)
+    downgrade_scope: set[str] = field(default_factory=set)
+    # The module's `phase = "..."`: pre-deploy (the default) or post-deploy
+    phase: str = PRE_DEPLOY
+    # (line, text) of the TODO(backfill) comments autogenerate writes
+    backfill_todos: list[tuple[int, str]] = field(default_factory=list)
 
     def upgrade_ops(self, *names: str) -> Iterator[Op]:
-        return (o for o in self.ops if o.function in self.upgrade_scope and o.name in names)
+        return self.ops_in(self.upgrade_scope, *names)
 
-    def created_tables(self) -> set[str]:
-        return {o.table for o in self.upgrade_ops("create_table") if o.table}
+    def downgrade_ops(self, *names: str) -> Iterator[Op]:
+        return self.ops_in(self.downgrade_scope, *names)
+
+    def ops_in(self, scope: set[str], *names: str) -> Iterator[Op]:
+        return (o for o in self.ops if o.function in scope and o.name in names)
+
+    def created_tables(self, scope: set[str] | None = None) -> set[str]:
+        scope = self.upgrade_scope if scope is None else scope
+        return {o.table for o in self.ops_in(scope, "create_table") if o.table}
 
 
 def literal(node: ast.expr | None) -> str | None:
@@ -131,15 +153,32 @@ def read(path: Path) -> Migration:
         raise ParseError(f"{type(error).__name__}: {error}") from None
     migration = Migration(path=path, tree=tree, lines=source.splitlines())
     for token in tokens:
-        if token.type == tokenize.COMMENT and (match := ACKNOWLEDGEMENT.search(token.string)):
+        if token.type != tokenize.COMMENT:
+            continue
+        if match := ACKNOWLEDGEMENT.search(token.string):
             rules = {rule.strip() for rule in match.group(1).split(",") if rule.strip()}
             migration.acknowledgements[token.start[0]] = Acknowledgement(
                 rules, match.group(2).strip(), token.start[0]
             )
+        if BACKFILL_TODO in token.string:
+            migration.backfill_todos.append((token.start[0], token.string.lstrip("# ")))
     _Collector(migration).visit(tree)
     upgrades = [name for name in migration.functions if name.startswith("upgrade")]
     migration.upgrade_scope = _reachable(migration, *upgrades)
+    downgrades = [name for name in migration.functions if name.startswith("downgrade")]
+    migration.downgrade_scope = _reachable(migration, *downgrades)
+    migration.phase = _phase(tree)
     return migration
+
+
+def _phase(tree: ast.Module) -> str:
+    """The string a module-level `phase = ...` assigns; pre-deploy when there is none."""
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id == "phase" and (text := literal(value)):
+            return text
+    return PRE_DEPLOY
 
 
 def _reachable(migration: Migration, *start: str) -> set[str]:

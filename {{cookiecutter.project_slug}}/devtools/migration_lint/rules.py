@@ -1,7 +1,9 @@
 """The per-file rules, each yielding (line, rule, problem, fix); docs/migration-linter.md has why.
 
 Only upgrade() (and the helpers it calls) is checked for destructive or locking operations:
-downgrade() undoes what upgrade() created, so it drops things by design.
+downgrade() undoes what upgrade() created, so it drops things by design. The rules about rows
+that exist (ML005, ML017) check downgrade() too: a rollback meets the same rows. Drops are
+reported in pre-deploy revisions only: a post-deploy revision is where they belong.
 """
 
 import ast
@@ -9,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from devtools.migration_lint import sql
 from devtools.migration_lint.migration import (
+    PRE_DEPLOY,
     TABLE_POSITION,
     Migration,
     Op,
@@ -24,7 +27,22 @@ EXPAND_CONTRACT = (
     "switch reads, drop the old one in a later release; or acknowledge"
 )
 ACKNOWLEDGE = "or acknowledge with # migration-lint: ignore[{}] <reason>"
-SCHEMA_OPS = set(TABLE_POSITION) - {"bulk_insert"} | {"create_table_comment", "drop_table_comment"}
+POST_DEPLOY_FIX = (
+    'move it to a post-deploy revision (phase = "post-deploy"), which runs after the rollout '
+    "(docs/migrations.md)"
+)
+# Safe operations that commit what came before them and run in transactions of their own.
+OWN_TRANSACTION_OPS = {
+    "create_index_concurrently",
+    "drop_index_concurrently",
+    "create_unique_constraint_concurrently",
+    "validate_constraint",
+    "set_not_null",
+}
+SCHEMA_OPS = set(TABLE_POSITION) - {"bulk_insert"} - OWN_TRANSACTION_OPS | {
+    "create_table_comment",
+    "drop_table_comment",
+}
 DDL = {"CREATE", "ALTER", "DROP", "COMMENT"}
 
 
@@ -43,13 +61,21 @@ def _is_noop(function: ast.FunctionDef) -> bool:
     return False
 
 
+def _only_validates(m: Migration, function: str) -> bool:
+    """Validating a constraint changes no schema: dropping the constraint undoes it."""
+    # op.f("name") is a call on op too: it names things, it does nothing.
+    ops = {op.name for op in m.ops if op.function == function} - {"f"}
+    writes = [site for site in m.sql if site.function == function]
+    return ops == {"validate_constraint"} and not writes
+
+
 def irreversible_downgrade(m: Migration) -> Iterator[Result]:
     # Scoped revisions (upgrade_shared/upgrade_tenant, dispatched by upgrade(scope)) pair up too.
     for name in sorted(n for n in m.functions if n == "upgrade" or n.startswith("upgrade_")):
         reverse = "downgrade" + name.removeprefix("upgrade")
         upgrade, downgrade = m.functions[name], m.functions.get(reverse)
         # A merge revision does nothing either way; there is nothing to undo.
-        if _is_noop(upgrade):
+        if _is_noop(upgrade) or _only_validates(m, name):
             continue
         if downgrade is None or _is_noop(downgrade):
             yield (
@@ -69,36 +95,40 @@ def _upgrade_statements(m: Migration) -> Iterator[tuple[int, str]]:
 
 
 def destructive(m: Migration) -> Iterator[Result]:
-    fix = "ship code that no longer uses it first and make sure a backup exists, then " + (
-        ACKNOWLEDGE.format("ML002").removeprefix("or ")
-    )
+    if m.phase != PRE_DEPLOY:
+        return
+    fix = f"{POST_DEPLOY_FIX} and make sure a backup exists; {ACKNOWLEDGE.format('ML002')}"
+    where = "in a pre-deploy revision: the running release may still use it"
     for op in m.upgrade_ops("drop_table"):
-        yield op.line, "ML002", f"drops table {op.table} and all its rows", fix
+        yield op.line, "ML002", f"drops table {op.table} and all its rows {where}", fix
     for op in m.upgrade_ops("drop_column"):
         column = literal(op.arg(0, "column_name"))
-        yield op.line, "ML002", f"drops column {op.table}.{column} and its data", fix
+        yield op.line, "ML002", f"drops column {op.table}.{column} and its data {where}", fix
     for line, statement in _upgrade_statements(m):
         if sql.has_keyword(statement, "DROP", "(TABLE|COLUMN|SCHEMA)"):
-            yield line, "ML002", f"raw SQL drops data: {statement[:60]}", fix
+            yield line, "ML002", f"raw SQL drops data {where}: {statement[:60]}", fix
 
 
 def dropped_not_recreated(m: Migration) -> Iterator[Result]:
+    if m.phase != PRE_DEPLOY:
+        return
     created = {
         literal(op.arg(0, "constraint_name")) or literal(op.arg(0, "index_name"))
         for op in m.ops
         if op.function in m.upgrade_scope and op.name.startswith("create_")
     }
     dropped_tables = {op.table for op in m.upgrade_ops("drop_table")}
-    for op in m.upgrade_ops("drop_index", "drop_constraint"):
+    for op in m.upgrade_ops("drop_index", "drop_index_concurrently", "drop_constraint"):
         name = literal(op.arg(0, "index_name")) or literal(op.arg(0, "constraint_name"))
         if name in created or op.table in dropped_tables:
             continue
-        kind = "index" if op.name == "drop_index" else "constraint"
+        kind = "constraint" if op.name == "drop_constraint" else "index"
         yield (
             op.line,
             "ML003",
-            f"drops {kind} {name} without recreating it in this migration",
-            f"queries or integrity relied on it: recreate it here, {ACKNOWLEDGE.format('ML003')}",
+            f"drops {kind} {name} in a pre-deploy revision without recreating it",
+            f"the running release relies on it for its queries or integrity: recreate it here, "
+            f"or {POST_DEPLOY_FIX}; {ACKNOWLEDGE.format('ML003')}",
         )
 
 
@@ -120,25 +150,35 @@ def _column_keywords(column: ast.expr | None) -> dict[str, ast.expr]:
 
 
 def not_null_without_default(m: Migration) -> Iterator[Result]:
-    created = m.created_tables()
-    for op in m.upgrade_ops("add_column"):
-        column = op.arg(0, "column")
-        keywords = _column_keywords(column)
-        nullable = keywords.get("nullable")
-        if op.table in created or not (isinstance(nullable, ast.Constant) and not nullable.value):
-            continue
-        if is_true(keywords.get("server_default")):
-            continue
-        assert isinstance(column, ast.Call)
-        name = literal(column.args[0]) if column.args else "?"
-        yield (
-            op.line,
-            "ML005",
-            f"adds NOT NULL column {op.table}.{name} without server_default: "
-            "fails on a table that has rows",
-            "three steps: add it nullable, backfill in a separate migration, then "
-            "alter_column(nullable=False); or give it a server_default",
-        )
+    for function, scope in (("upgrade", m.upgrade_scope), ("downgrade", m.downgrade_scope)):
+        created = m.created_tables(scope)
+        for op in m.ops_in(scope, "add_column"):
+            column = op.arg(0, "column")
+            keywords = _column_keywords(column)
+            nullable = keywords.get("nullable")
+            if op.table in created or not (
+                isinstance(nullable, ast.Constant) and not nullable.value
+            ):
+                continue
+            if is_true(keywords.get("server_default")):
+                continue
+            assert isinstance(column, ast.Call)
+            name = literal(column.args[0]) if column.args else "?"
+            problem = (
+                f"{function}() adds NOT NULL column {op.table}.{name} without server_default: "
+                "fails on a table that has rows"
+            )
+            if function == "upgrade":
+                fix = (
+                    "three steps: add it nullable, backfill, then op.set_not_null() in a "
+                    "post-deploy revision (autogenerate writes them); or give it a server_default"
+                )
+            else:
+                fix = (
+                    "add it nullable, copy its data back, then "
+                    f'op.set_not_null("{op.table}", "{name}"); or give it a server_default'
+                )
+            yield op.line, "ML005", problem, fix
 
 
 def _column_facts(column: ast.expr) -> tuple[str | None, bool, bool]:
@@ -179,10 +219,16 @@ def _keys_and_indexes(m: Migration) -> tuple[ForeignKeys, Indexes]:
     for op in m.upgrade_ops("create_table", "add_column"):
         for element in op.args:
             _table_element(op, element, foreign_keys, indexes)
-    for op in m.upgrade_ops("create_foreign_key"):
+    for op in m.upgrade_ops("create_foreign_key", "create_foreign_key_not_valid"):
         if local := literals(op.arg(2, "local_cols")):
             foreign_keys.append((op.line, op.table, local))
-    for op in m.upgrade_ops("create_index", "create_unique_constraint", "create_primary_key"):
+    for op in m.upgrade_ops(
+        "create_index",
+        "create_index_concurrently",
+        "create_unique_constraint",
+        "create_unique_constraint_concurrently",
+        "create_primary_key",
+    ):
         if (columns := literals(op.arg(1, "columns"))) is not None:
             indexes.add((op.table, tuple(columns)))
     return foreign_keys, indexes
@@ -222,10 +268,13 @@ def schema_and_data(m: Migration) -> Iterator[Result]:
     schema = any(True for _ in m.upgrade_ops(*SCHEMA_OPS)) or any(
         sql.words(s)[:1] and sql.words(s)[0] in DDL for _, s in _upgrade_statements(m)
     )
+    # A write to a table whose column set_not_null() then makes NOT NULL is that step's backfill.
+    backfilled = {op.table for op in m.upgrade_ops("set_not_null")}
     writes = [
         line
         for line, statement in _upgrade_statements(m)
-        if sql.is_data_change(statement) and sql.table_written(statement) not in created
+        if sql.is_data_change(statement)
+        and sql.table_written(statement) not in created | backfilled
     ]
     seeded = {op.line for op in m.upgrade_ops("bulk_insert") if op.table in created}
     writes += [
@@ -309,6 +358,39 @@ def concurrently_in_transaction(m: Migration) -> Iterator[Result]:
         )
 
 
+def not_null_before_the_rollout(m: Migration) -> Iterator[Result]:
+    if m.phase != PRE_DEPLOY:
+        return
+    created = m.created_tables()
+    problem = (
+        "sets {} NOT NULL in a pre-deploy revision: the running release may insert rows without it"
+    )
+    fix = f"backfill it and {POST_DEPLOY_FIX}; {ACKNOWLEDGE.format('ML016')}"
+    for op in m.upgrade_ops("set_not_null", "alter_column"):
+        nullable = op.keywords.get("nullable")
+        if op.name == "alter_column" and not (
+            isinstance(nullable, ast.Constant) and nullable.value is False
+        ):
+            continue
+        if op.table not in created:
+            column = literal(op.arg(0, "column_name"))
+            yield op.line, "ML016", problem.format(f"{op.table}.{column}"), fix
+    for line, statement in _upgrade_statements(m):
+        if sql.has_keyword(statement, "SET", "NOT", "NULL"):
+            yield line, "ML016", problem.format(f"a column ({statement[:60]})"), fix
+
+
+def backfill_to_write(m: Migration) -> Iterator[Result]:
+    for line, _ in m.backfill_todos:
+        yield (
+            line,
+            "ML017",
+            "a TODO(backfill) is left: the NOT NULL step under it fails on the rows it names",
+            'write the backfill above the comment (op.execute(sa.text("UPDATE ... WHERE ... IS '
+            'NULL")), or migrator.backfill.backfill() on a big table), then delete the comment',
+        )
+
+
 RULES: list[Callable[[Migration], Iterator[Result]]] = [
     irreversible_downgrade,
     destructive,
@@ -322,4 +404,6 @@ RULES: list[Callable[[Migration], Iterator[Result]]] = [
     rename_or_retype,
     several_statements,
     concurrently_in_transaction,
+    not_null_before_the_rollout,
+    backfill_to_write,
 ]

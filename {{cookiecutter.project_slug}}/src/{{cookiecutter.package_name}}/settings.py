@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # Applied to every migration connection, and written into offline (--sql) scripts.
     migration_lock_timeout: str = "5s"
     migration_statement_timeout: str = "60s"
+    # A revision that gives up on lock_timeout is rolled back and run again, this many times,
+    # after MIGRATION_LOCK_RETRY_DELAY, doubled at each retry (docs/runbook.md).
+    migration_lock_retries: int = Field(default=3, ge=0)
+    migration_lock_retry_delay: str = "1s"
     # Bounds each statement of a request: a stalled database costs a 503, not an endless wait.
     database_statement_timeout: str = "10s"
 {%- endif %}
@@ -116,7 +120,10 @@ class Settings(BaseSettings):
 {%- if cookiecutter.database == "postgresql" %}
 
     @field_validator(
-        "migration_lock_timeout", "migration_statement_timeout", "database_statement_timeout"
+        "migration_lock_timeout",
+        "migration_statement_timeout",
+        "migration_lock_retry_delay",
+        "database_statement_timeout",
     )
     @classmethod
     def is_postgresql_duration(cls, value: str) -> str:

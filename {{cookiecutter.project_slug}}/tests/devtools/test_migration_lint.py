@@ -17,8 +17,11 @@ BAD = {
     "ml001_bad_scoped": [(42, "ML002"), (45, "ML001")],
     "ml002_bad": [(28, "ML002"), (29, "ML002")],
     "ml003_bad": [(26, "ML003"), (27, "ML003")],
+    "ml003_bad_concurrently": [(27, "ML003")],
     "ml004_bad": [(26, "ML004")],
     "ml005_bad": [(28, "ML005")],
+    # the downgrade of a post-deploy drop meets the rows too
+    "ml005_bad_downgrade": [(32, "ML005")],
     "ml006_bad": [(27, "ML006"), (33, "ML006")],
     "ml007_bad": [(26, "ML007")],
     "ml008_bad": [(28, "ML008")],
@@ -29,12 +32,14 @@ BAD = {
     "ml013_bad": [(8, "ML013")],
     "ml013_bad_no_checklist": [(1, "ML013")],
     "ml013_bad_why": [(3, "ML013")],
+    "ml016_bad": [(28, "ML016"), (29, "ML016"), (30, "ML016")],
+    "ml017_bad": [(29, "ML017"), (38, "ML017")],
 }
 GOOD = sorted(path.stem for path in FIXTURES.glob("*_good*.py"))
 
 
 def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
-    rules = {f"ml{n:03d}" for n in range(14)}
+    rules = {f"ml{n:03d}" for n in (*range(14), 16, 17)}
     assert {name[:5] for name in BAD} == rules
     assert {name[:5] for name in GOOD} == rules - {"ml000"}
 
@@ -52,6 +57,21 @@ def test_bad_fixture_is_reported(lint: Lint, name: str) -> None:
 def test_good_fixture_is_clean(lint: Lint, name: str) -> None:
     code, found, out = lint("lint-migrations", FIXTURES / f"{name}.py")
     assert (code, found) == (0, []), out
+
+
+def test_a_drop_in_a_pre_deploy_revision_says_where_it_belongs(lint: Lint) -> None:
+    code, _, out = lint("lint-migrations", FIXTURES / "ml002_bad.py")
+    assert code == 1
+    assert "drops column books.pages and its data in a pre-deploy revision" in out
+    assert 'move it to a post-deploy revision (phase = "post-deploy")' in out
+
+
+def test_a_revision_without_a_phase_is_pre_deploy(lint: Lint, tmp_path: Path) -> None:
+    path = copy_fixture("ml002_good_post_deploy", tmp_path)
+    path.write_text(path.read_text().replace('phase = "post-deploy"\n', ""))
+    code, found, out = lint("lint-migrations", path)
+    assert code == 1
+    assert sorted(rule for *_, rule in found) == ["ML002", "ML002", "ML003", "ML003"], out
 
 
 def test_allow_unticked_relaxes_only_the_checklist(lint: Lint) -> None:

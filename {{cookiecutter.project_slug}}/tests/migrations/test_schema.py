@@ -3,7 +3,7 @@
 Read-only checks share the run's migrated database; a test that writes gets a database of its
 own. pytest-alembic compares the models with the migrations (test_pytest_alembic.py); its other
 default tests are here in a stronger form: an upgrade that must create every model table, and a
-stairway that goes up, down and up again at every revision.
+stairway that goes up, down and up again at every revision, on tables that hold rows.
 """
 
 import re
@@ -100,7 +100,11 @@ def test_downgrade_to_base_leaves_nothing_behind(database_url: str) -> None:
 
 
 def test_stairway(database_url: str) -> None:
-    """Each revision upgrades, downgrades and upgrades again on top of its predecessors."""
+    """Each revision upgrades, downgrades and upgrades again on top of its predecessors.
+
+    Every table has rows before each step (tests/migrations/seed.py): a revision that only works
+    on empty tables fails here.
+    """
     run_alembic(database_url, run_stairway)
 
     assert inspect_database(database_url, user_tables) == MODEL_TABLES

@@ -85,6 +85,18 @@ def test_every_example_upgrades_downgrades_and_upgrades_again(
     assert "ix_orders_email" in indexes
     views = on_connection(database_url, lambda sync: inspect(sync).get_view_names())
     assert "pending_orders" in views
+    assert {"ix_orders_replaces_id", "uq_orders_reference"} <= indexes
+{%- if cookiecutter.database == "postgresql" %}
+    uniques = on_connection(
+        database_url,
+        lambda sync: {u["name"] for u in inspect(sync).get_unique_constraints("orders")},
+    )
+    assert "uq_orders_reference" in uniques
+    keys = on_connection(
+        database_url, lambda sync: {k["name"] for k in inspect(sync).get_foreign_keys("orders")}
+    )
+    assert "fk_orders_replaces_id_orders" in keys
+{%- endif %}
 
 
 def test_examples_pass_the_migration_linter() -> None:

@@ -1,4 +1,10 @@
-"""What autogenerate and `alembic check` compare, and when autogenerate writes no file."""
+"""What autogenerate and `alembic check` compare, and what autogenerate writes.
+
+On PostgreSQL autogenerate writes the zero-downtime form and splits it into a pre-deploy and a
+post-deploy revision (`rewriter`); on SQLite it writes what it detects, in batch mode. Importing
+this module registers the safe operations (`op.create_index_concurrently` & co.) for every
+revision, since env.py imports it.
+"""
 
 import logging
 from collections.abc import Callable, Sequence
@@ -8,7 +14,13 @@ from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
+from {{ cookiecutter.package_name }}.migrator import rewriter
 from {{ cookiecutter.package_name }}.migrator.config import excluded_tables, is_autogenerating
+from {{ cookiecutter.package_name }}.migrator.phases import (
+    Phase,
+    record_new_revision_phase,
+    requested_phase,
+)
 
 log = logging.getLogger("alembic.env")
 
@@ -52,6 +64,35 @@ def skip_empty_revisions(config: Config) -> Callable[..., None]:
     return process_revision_directives
 
 
+def explicit_phase(config: Config) -> Phase | None:
+    """The phase of `alembic -x phase=... revision --autogenerate`, None when not given."""
+    x_arguments = getattr(config.cmd_opts, "x", None) or []
+    return requested_phase(dict(argument.split("=", 1) for argument in x_arguments))
+
+
+def safe_revisions(config: Config) -> Callable[..., None]:
+    """Write no empty revision; on PostgreSQL, write the safe form split into deploy phases.
+
+    With `-x phase=...` everything goes into one revision of that phase.
+    """
+    skip_empty = skip_empty_revisions(config)
+
+    def process_revision_directives(
+        context: MigrationContext, revision: object, directives: list[ops.MigrationScript]
+    ) -> None:
+        skip_empty(context, revision, directives)
+        if not directives or not is_autogenerating(config) or context.dialect.name != "postgresql":
+            return
+        phase = explicit_phase(config)
+        written = rewriter.safe_revisions(context, revision, directives[0], split=phase is None)
+        directives[:] = [script for script, _ in written]
+        for script, decided in written:
+            assert script.rev_id is not None
+            record_new_revision_phase(config, script.rev_id, phase or decided)
+
+    return process_revision_directives
+
+
 def comparison_options(config: Config, dialect_name: str) -> dict[str, Any]:
     """context.configure() options for comparing the models with the database."""
     patterns = excluded_tables(config)
@@ -62,7 +103,7 @@ def comparison_options(config: Config, dialect_name: str) -> dict[str, Any]:
         "include_object": lambda object_, name, type_, reflected, compare_to: (
             not (type_ == "table" and name is not None and is_excluded(name, patterns))
         ),
-        "process_revision_directives": skip_empty_revisions(config),
+        "process_revision_directives": safe_revisions(config),
         # SQLite alters most things by copying the table: batch mode writes that for you.
         "render_as_batch": dialect_name == "sqlite",
         "transaction_per_migration": True,

@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from {{ cookiecutter.package_name }}.db import explain_connection_error
 from {{ cookiecutter.package_name }}.migrator.config import is_command_line
+{%- if cookiecutter.database == "postgresql" %}
+from {{ cookiecutter.package_name }}.migrator.locks import LOCK_NOT_AVAILABLE, LockRetriesExhausted
+{%- endif %}
 from {{ cookiecutter.package_name }}.migrator.phases import PostDeployPending
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError
@@ -30,7 +33,6 @@ INTERRUPTED = (
 )
 {%- if cookiecutter.database == "postgresql" %}
 INSUFFICIENT_PRIVILEGE = "42501"
-LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 TABLE_IN_STATEMENT = re.compile(
     r"\b(?:TABLE|ON|INTO|FROM|UPDATE|REFERENCES)\s+(?:ONLY\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
@@ -167,11 +169,22 @@ def explain_timeout(error: DBAPIError) -> str | None:
     kept = "the failed revision was rolled back and the database is at the revision before it"
     if sqlstate == LOCK_NOT_AVAILABLE:
         on = f" on {table.group(1)}" if table else ""
+        if isinstance(error, LockRetriesExhausted) and error.retries:
+            limit = error.limit
+            who = (
+                f"blocked by {'; '.join(map(str, error.blockers))}"
+                if error.blockers
+                else "the blocking session was not caught (see pg_stat_activity and pg_locks)"
+            )
+            retries = "retry" if error.retries == 1 else "retries"
+            blocked = f"gave up after {error.retries} {retries}: {who}"
+        else:
+            limit = f"MIGRATION_LOCK_TIMEOUT={settings.migration_lock_timeout}"
+            blocked = "another session holds a conflicting lock (see pg_stat_activity and pg_locks)"
         return (
-            f"could not get a lock{on} within lock_timeout "
-            f"(MIGRATION_LOCK_TIMEOUT={settings.migration_lock_timeout}) for: {shown}; "
-            "another session holds a conflicting lock (see pg_stat_activity and pg_locks); "
-            f"{kept}: retry when that session has finished, or raise MIGRATION_LOCK_TIMEOUT"
+            f"could not get a lock{on} within lock_timeout ({limit}) for: {shown}; {blocked}; "
+            f"{kept}: retry when that session has finished (or end it), or raise "
+            "MIGRATION_LOCK_TIMEOUT"
         )
     if sqlstate == INSUFFICIENT_PRIVILEGE:
         return (

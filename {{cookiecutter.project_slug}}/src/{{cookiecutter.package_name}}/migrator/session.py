@@ -5,17 +5,21 @@ advisory lock, so each revision is applied once. The lock is polled with `pg_try
 between commits: a run that blocked in `pg_advisory_lock` would hold a snapshot while it waits,
 and a `CREATE INDEX CONCURRENTLY` in the run ahead of it would wait for that snapshot (deadlock).
 Timeouts are set for the session and restored when the run ends, so a connection that goes
-back to a pool carries nothing of the migration.
+back to a pool carries nothing of the migration. A revision that gives up on lock_timeout is
+rolled back and run again (locks.py); a revision may set its own timeouts (timeouts.py).
 """
 
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, TextClause, text
 
+from {{ cookiecutter.package_name }}.migrator import locks, timeouts
 from {{ cookiecutter.package_name }}.settings import Settings
 
 log = logging.getLogger("alembic.env")
@@ -68,6 +72,23 @@ def offline_statements(settings: Settings) -> list[TextClause]:
         SET_LOCK_TIMEOUT.bindparams(value=settings.migration_lock_timeout),
         SET_STATEMENT_TIMEOUT.bindparams(value=settings.migration_statement_timeout),
     ]
+
+
+def use_revision_timeouts(migration_context: MigrationContext, settings: Settings) -> None:
+    """Let revisions set their own lock_timeout and statement_timeout (timeouts.py)."""
+    timeouts.use_revision_timeouts(migration_context, settings)
+
+
+def run_revisions(
+    migration_context: MigrationContext,
+    settings: Settings,
+    run_migrations: Callable[..., None],
+    **kw: Any,
+) -> None:
+    """run_migrations(**kw) with each revision's own timeouts; a revision that gives up on
+    lock_timeout is rolled back and run again (locks.py)."""
+    use_revision_timeouts(migration_context, settings)
+    locks.run_retrying(migration_context, settings, run_migrations, **kw)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateSchema
 
-from {{ cookiecutter.package_name }}.migrator.autogenerate import name_filter, skip_empty_revisions
+from {{ cookiecutter.package_name }}.migrator.autogenerate import name_filter, safe_revisions
 from {{ cookiecutter.package_name }}.migrator.config import command_name, excluded_tables
 from {{ cookiecutter.package_name }}.models import Base, SharedBase, Tenant
 from {{ cookiecutter.package_name }}.models.base import SHARED_SCHEMA
@@ -132,7 +132,7 @@ def target_options(config: Config, target: Target) -> dict[str, Any]:
         "upgrade_token": f"{target.scope}_upgrades",
         "downgrade_token": f"{target.scope}_downgrades",
         # Autogenerate visits the shared part first: judge emptiness after the tenant part.
-        "process_revision_directives": None if shared else skip_empty_revisions(config),
+        "process_revision_directives": None if shared else safe_revisions(config),
     }
 
 

@@ -23,6 +23,7 @@ revision: str = "e1a000000001"
 down_revision: str | Sequence[str] | None = "{{ "5c8a1d2e9f03" if cookiecutter.example_model == "yes" else "0b5e1ae7c4d2" }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
 def upgrade() -> None:

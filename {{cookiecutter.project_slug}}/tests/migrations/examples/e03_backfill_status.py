@@ -1,6 +1,7 @@
 """Backfill orders.status (NOT NULL step 2 of 3).
 
-Why: a data migration on its own: rows written before step 1 get the default status.
+Why: a data migration on its own: rows written before step 1 get the default status, in
+batches (see "Data migrations" in docs/migrations.md).
 
 Revision ID: e1a000000003
 Revises: e1a000000002
@@ -16,8 +17,7 @@ Review checklist (tick each box with [x] before merging):
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from {{ cookiecutter.package_name }}.migrator.backfill import backfill
 
 revision: str = "e1a000000003"
 down_revision: str | Sequence[str] | None = "e1a000000002"
@@ -26,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(sa.text("UPDATE orders SET status = 'pending' WHERE status IS NULL"))
+    backfill("orders", {"status": "pending"}, where="status IS NULL", batch_size=1000)
 
 
 def downgrade() -> None:
-    op.execute(sa.text("UPDATE orders SET status = NULL WHERE status = 'pending'"))
+    backfill("orders", {"status": None}, where="status = 'pending'", batch_size=1000)

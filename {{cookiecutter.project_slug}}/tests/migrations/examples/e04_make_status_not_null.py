@@ -1,6 +1,7 @@
 """Make orders.status NOT NULL (NOT NULL step 3 of 3).
 
-Why: every row has a status and the running code always writes one.
+Why: every row has a status and the running code always writes one. Post-deploy: the release
+before it inserts orders without a status.
 
 Revision ID: e1a000000004
 Revises: e1a000000003
@@ -23,11 +24,22 @@ revision: str = "e1a000000004"
 down_revision: str | Sequence[str] | None = "e1a000000003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "post-deploy"
 
 
 {% if cookiecutter.database == "postgresql" -%}
-# migration-lint: ignore[squawk:adding-not-nullable-field] orders is small; see docs for big tables
-{% endif -%}
+def upgrade() -> None:
+    op.set_not_null("orders", "status")
+    op.alter_column(
+        "orders", "status", existing_type=sa.String(length=20), server_default="pending"
+    )
+
+
+def downgrade() -> None:
+    op.alter_column(
+        "orders", "status", existing_type=sa.String(length=20), nullable=True, server_default=None
+    )
+{%- else -%}
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch_op:
         batch_op.alter_column(
@@ -43,3 +55,4 @@ def downgrade() -> None:
         batch_op.alter_column(
             "status", existing_type=sa.String(length=20), nullable=True, server_default=None
         )
+{%- endif %}

@@ -23,6 +23,7 @@ revision: str = "e1a000000006"
 down_revision: str | Sequence[str] | None = "e1a000000005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "post-deploy"
 
 
 def upgrade() -> None:

@@ -1,6 +1,7 @@
 """Drop orders.customer_email (rename step 3 of 3).
 
-Why: no deployed code reads customer_email any more (contract).
+Why: no deployed code reads customer_email any more (contract): post-deploy, after the rollout
+of the release that stopped reading it.
 
 Revision ID: e1a000000007
 Revises: e1a000000006
@@ -23,15 +24,24 @@ revision: str = "e1a000000007"
 down_revision: str | Sequence[str] | None = "e1a000000006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "post-deploy"
 
 
 {% if cookiecutter.database == "postgresql" -%}
-# migration-lint: ignore[squawk:adding-not-nullable-field] orders is small; see docs for big tables
-{% endif -%}
+def upgrade() -> None:
+    op.set_not_null("orders", "email")
+    op.drop_column("orders", "customer_email")
+
+
+def downgrade() -> None:
+    op.add_column("orders", sa.Column("customer_email", sa.String(length=320), nullable=True))
+    op.alter_column("orders", "email", existing_type=sa.String(length=320), nullable=True)
+    op.execute(sa.text("UPDATE orders SET customer_email = email WHERE customer_email IS NULL"))
+    op.set_not_null("orders", "customer_email")
+{%- else -%}
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch_op:
         batch_op.alter_column("email", existing_type=sa.String(length=320), nullable=False)
-        # migration-lint: ignore[ML002] contract step: no deployed code reads it; email has a copy
         batch_op.drop_column("customer_email")
 
 
@@ -42,3 +52,4 @@ def downgrade() -> None:
     op.execute(sa.text("UPDATE orders SET customer_email = email WHERE customer_email IS NULL"))
     with op.batch_alter_table("orders") as batch_op:
         batch_op.alter_column("customer_email", existing_type=sa.String(length=320), nullable=False)
+{%- endif %}

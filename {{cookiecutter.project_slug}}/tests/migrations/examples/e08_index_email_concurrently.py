@@ -1,6 +1,6 @@
 """Index orders.email without blocking writes.
 
-Why: CREATE INDEX CONCURRENTLY cannot run in a transaction, so it gets an autocommit block.
+Why: a plain CREATE INDEX blocks writes to orders until it is built; CONCURRENTLY does not.
 
 Revision ID: e1a000000008
 Revises: e1a000000007
@@ -22,24 +22,21 @@ revision: str = "e1a000000008"
 down_revision: str | Sequence[str] | None = "e1a000000007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
+{% if cookiecutter.database == "postgresql" -%}
 def upgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.create_index(
-            op.f("ix_orders_email"),
-            "orders",
-            ["email"],
-            postgresql_concurrently=True,
-            if_not_exists=True,
-        )
+    op.create_index_concurrently(op.f("ix_orders_email"), "orders", ["email"])
 
 
 def downgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.drop_index(
-            op.f("ix_orders_email"),
-            table_name="orders",
-            postgresql_concurrently=True,
-            if_exists=True,
-        )
+    op.drop_index_concurrently(op.f("ix_orders_email"), table_name="orders")
+{%- else -%}
+def upgrade() -> None:
+    op.create_index(op.f("ix_orders_email"), "orders", ["email"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_orders_email"), table_name="orders")
+{%- endif %}

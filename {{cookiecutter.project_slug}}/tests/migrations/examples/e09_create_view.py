@@ -23,6 +23,7 @@ revision: str = "e1a000000009"
 down_revision: str | Sequence[str] | None = "e1a000000008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "pre-deploy"
 
 
 def upgrade() -> None:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run one migration phase as a Job and wait for it: exit 0 when it succeeded; otherwise show
+# its log and exit 1. Usage: deploy/kubernetes/migrate.sh pre-deploy|post-deploy
+set -euo pipefail
+
+phase=${1:-}
+if [[ $phase != pre-deploy && $phase != post-deploy ]]; then
+    echo "migrate.sh: the phase is '$phase': use pre-deploy or post-deploy" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+job=job/{{ cookiecutter.project_slug | kubernetes_name }}-$phase
+
+# A Job runs once: the previous release's must go before this one's starts.
+kubectl delete "$job" --ignore-not-found --wait=true
+kubectl apply -k "$here/$phase"
+# Waits at most the Job's activeDeadlineSeconds: Kubernetes marks it failed after that.
+while true; do
+    status=$(kubectl get "$job" -o 'jsonpath={.status.succeeded}/{.status.failed}')
+    case $status in
+        1/*) kubectl logs "$job"; exit 0 ;;
+        */?*) break ;;
+    esac
+    sleep 5
+done
+kubectl logs "$job" >&2 || true
+echo "migrate.sh: the $phase Job failed (its log is above); see docs/runbook.md" >&2
+exit 1
