@@ -146,6 +146,15 @@ def tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def run_unchecked(
+    args: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A command expected to fail: its result, whatever its exit code."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
 def install(project: Path, env: dict[str, str]) -> dict[str, str]:
     """A virtualenv inside the baked project with it installed; returns the env to run in."""
     venv = project / ".venv"
