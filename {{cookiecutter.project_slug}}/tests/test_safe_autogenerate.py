@@ -161,9 +161,7 @@ def test_autogenerate_writes_the_safe_form_in_two_phases_that_deploy_and_roll_ba
     pre_deployed = run(migrations.command("-x", "phase=pre-deploy", "upgrade", "head"), environment)
 
     assert pre_deployed.returncode == 0, pre_deployed.stderr
-    assert (
-        f"left for after the rollout (`alembic upgrade head`): {post_id[1]}" in pre_deployed.stderr
-    )
+    assert f"Pre-deploy phase: stops before {post_id[1]} (" in pre_deployed.stderr
     assert ("fk_books_author_id_authors", "f", True) in query(database_url, CONSTRAINTS)
     assert ("uq_authors_email", "u", True) in query(database_url, CONSTRAINTS)
     assert query(database_url, COLUMNS) == [

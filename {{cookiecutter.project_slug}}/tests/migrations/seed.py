@@ -15,6 +15,7 @@ respected; a CHECK that refuses the generated values leaves its table empty, wit
 that names it.
 """
 
+import itertools
 import re
 import secrets
 import uuid
@@ -65,6 +66,8 @@ def seed(
     skip: Collection[str] = NOT_SEEDED,
 ) -> dict[str, int]:
     """Insert `rows` rows into every table of `schema`; return the tables seeded and how many."""
+    if not 0 <= rows < UNIQUE_BLOCK:
+        raise ValueError(f"rows is {rows}: seed between 0 and {UNIQUE_BLOCK - 1} rows a table")
     metadata = MetaData()
     metadata.reflect(connection, schema=schema)
     seeded: dict[str, int] = {}
@@ -165,6 +168,10 @@ def typed_value(column: Column[Any], number: int) -> Any:
 
 # Unique text and times differ between runs too: a table seeded before keeps its rows.
 RUN = secrets.token_hex(3)
+# Where the next unique non-numeric values start: never twice in one run, whatever the column
+# holds (text cannot be asked for its highest number). Rows per table stay below the step.
+UNIQUE_BLOCK = 1000
+UNIQUE_BLOCKS = itertools.count(1, UNIQUE_BLOCK)
 MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 MAKERS: dict[type, Callable[[int], Any]] = {
     bool: lambda number: number % 2 == 1,
@@ -190,7 +197,7 @@ def next_number(connection: Connection, column: Column[Any]) -> int:
     except NotImplementedError:
         numeric = False
     if not numeric:
-        return 1 + secrets.randbelow(10**4) * 100
+        return next(UNIQUE_BLOCKS)
     highest = connection.scalar(select(func.max(column)))
     return max(int(highest or 0) + 1, 1)
 

@@ -107,8 +107,10 @@ def limit_to_phase(migration_context: MigrationContext, phase: Phase | None) -> 
             raise CommandError("-x phase=pre-deploy applies to upgrade only")
         kept, left = until_post_deploy(steps)
         if left:
+            # Logged before the kept steps run: it says where this run will stop.
             log.info(
-                "Pre-deploy done; left for after the rollout (`alembic upgrade head`): %s",
+                "Pre-deploy phase: stops before %s, left for after the rollout "
+                "(`alembic upgrade head`)",
                 describe(left),
             )
         return kept
