@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import api_throughput, bakes, report, scaling, suites
+from bench import api_throughput, bakes, report, scaling, suites, tenants
 from bench.common import install, remove, scratch_database, sqlalchemy_url
 from tests.helpers import bake
 
@@ -76,6 +76,11 @@ def main() -> None:
         progress("API throughput on one uvicorn worker")
         seconds = 1.5 if args.quick else 3.0
         sections.append(api_throughput.measure(postgresql, seconds, args.suite_repeats))
+
+        progress("schema per tenant: upgrades over 100 and 1,000 tenants, and creating them")
+        with_tenants = bake(scratch / "tenants", tenancy="schema-per-tenant")
+        install(with_tenants)
+        sections.append(tenants.measure(with_tenants, [100, 1000], args.suite_repeats))
     finally:
         remove(scratch)
     progress(f"done in {time.perf_counter() - started:.0f} s")

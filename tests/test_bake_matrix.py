@@ -89,6 +89,8 @@ def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
         "tests/faults.py": answers["database"] == "postgresql",
         f"src/{package}/migrator/session.py": True,
         f"src/{package}/migrator/tenancy.py": tenants,
+        f"src/{package}/migrator/fanout.py": tenants,
+        "tests/test_tenant_runner.py": tenants,
         "tests/test_postgresql_passwords.py": answers["database"] == "postgresql",
         ".squawk.toml": answers["database"] == "postgresql",
         "devtools/migration_lint/squawk.py": answers["database"] == "postgresql",
@@ -99,6 +101,9 @@ def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
         "tests/migrations/test_enums.py": answers["database"] == "postgresql",
         "tests/migrations/seed.py": True,
         "tests/migrations/test_seeded_stairway.py": True,
+        "devtools/migration_lint/render.py": answers["database"] == "postgresql",
+        "devtools/migration_report/__init__.py": True,
+        "tests/test_pgbouncer.py": answers["database"] == "postgresql",
         "deploy/kubernetes/app/deployment.yaml": answers["deploy"] == "kubernetes",
         "deploy/kubernetes/migrate.sh": answers["deploy"] == "kubernetes",
         # The post-gen hook records the bake for cruft (the template is a git checkout).

@@ -159,7 +159,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
     workflow = load(project / ".github" / "workflows" / "ci.yml")
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["concurrency"]["cancel-in-progress"] is True
-    assert set(workflow["jobs"]) == {"checks", "n-minus-one", "audit"}
+    assert set(workflow["jobs"]) == {"checks", "n-minus-one", "migration-report", "audit"}
     job = workflow["jobs"]["checks"]
     assert job["timeout-minutes"] <= 30
     steps = job["steps"]
@@ -176,6 +176,9 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
         assert services == {}
         assert job["env"]["DATABASE_URL"] == SQLITE_URL
     assert job["env"]["UV_COMPILE_BYTECODE"] == "1"
+    # PostgreSQL bakes' tests start a PgBouncer of their own (tests/test_pgbouncer.py).
+    installs_pgbouncer = any("apt-get install -y -qq pgbouncer" in run for run in commands)
+    assert installs_pgbouncer == (database == "postgresql")
 
     # CI runs exactly the sessions a bare `nox` runs on a laptop; the audit job adds its own.
     assert nox_sessions_run_by(commands) == set(default_nox_sessions(project))
@@ -190,7 +193,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
         assert "nox --session migrations" in commands
 
 
-@pytest.mark.parametrize("job_name", ["checks", "n-minus-one", "audit"])
+@pytest.mark.parametrize("job_name", ["checks", "n-minus-one", "migration-report", "audit"])
 def test_github_jobs_install_only_what_uv_lock_pins(tmp_path: Path, job_name: str) -> None:
     project = bake(tmp_path, python_version="3.13")
     job = load(project / ".github" / "workflows" / "ci.yml")["jobs"][job_name]
@@ -219,7 +222,9 @@ def test_github_and_gitlab_run_the_same_commands(tmp_path: Path, database: str) 
     install = pipeline["default"]["before_script"][:1]
 
     def unconditional(steps: list[dict[str, Any]]) -> list[str]:
-        return [step["run"] for step in steps if "run" in step and "if" not in step]
+        # GitLab's jobs run as root (apt-get for PgBouncer); GitHub's runner uses sudo.
+        runs = [step["run"] for step in steps if "run" in step and "if" not in step]
+        return [command.replace("sudo ", "") for command in runs]
 
     # The last script entry lints migrations, for merge requests or not: the two `if:` steps.
     assert unconditional(jobs["checks"]["steps"]) == install + pipeline["checks"]["script"][:-1]
@@ -296,6 +301,54 @@ def test_n_minus_one_is_left_out_of_schema_per_tenant_bakes(tmp_path: Path) -> N
     assert "n-minus-one" not in load(gitlab / ".gitlab-ci.yml")
 
 
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_the_migration_report_is_summarised_uploaded_and_one_comment(
+    tmp_path: Path, database: str
+) -> None:
+    """Only this job may write to pull requests; forks, whose token cannot, keep the summary."""
+    github = bake(tmp_path / "github", database=database, docker="no")
+    jobs = load(github / ".github" / "workflows" / "ci.yml")["jobs"]
+    job = jobs["migration-report"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert [name for name, other in jobs.items() if "permissions" in other] == ["migration-report"]
+    assert (job.get("services"), job["env"]) == (
+        jobs["checks"].get("services"),
+        jobs["checks"]["env"],
+    )
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    (report,) = [s for s in job["steps"] if "migration-report --base" in s.get("run", "")]
+    assert 'python -m devtools migration-report --base "origin/${BASE_REF}"' in report["run"]
+    assert 'cat migration-report.md >> "$GITHUB_STEP_SUMMARY"' in report["run"]
+    assert report["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    upload = next(
+        s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
+    )
+    assert upload["with"]["path"].split() == ["migration-report.md", "migration-report.json"]
+    comment = job["steps"][-1]
+    assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert comment["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # The previous comment is found by the report's first line and edited, never repeated.
+    assert 'startswith("<!-- migration-report -->")' in comment["run"]
+    assert "--method PATCH" in comment["run"]
+
+    gitlab = bake(tmp_path / "gitlab", database=database, docker="no", ci="gitlab")
+    pipeline = load(gitlab / ".gitlab-ci.yml")
+    job, checks = pipeline["migration-report"], pipeline["checks"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert (job.get("services"), job["variables"]) == (checks.get("services"), checks["variables"])
+    assert job["script"][1] == (
+        'python -m devtools migration-report --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"'
+        " --output migration-report.md --json migration-report.json"
+    )
+    assert job["script"][2] == "cat migration-report.md"
+    assert 'if [ -n "$MIGRATION_REPORT_TOKEN" ]' in job["script"][3]
+    assert job["artifacts"]["paths"] == ["migration-report.md", "migration-report.json"]
+    note = gitlab / "devtools" / "migration_report" / "gitlab_note.py"
+    assert "MIGRATION_REPORT_TOKEN" in note.read_text()
+
+
 # --- what the GitLab pipeline does -----------------------------------------------------------
 
 
@@ -316,6 +369,8 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
         assert job["variables"]["DATABASE_URL"] == SQLITE_URL
     assert job["variables"]["GIT_DEPTH"] == 0
     assert pipeline["variables"]["UV_COMPILE_BYTECODE"] == "1"
+    installs_pgbouncer = any("apt-get install -y -qq pgbouncer" in run for run in job["script"])
+    assert installs_pgbouncer == (database == "postgresql")
     assert nox_sessions_run_by(job["script"]) == set(default_nox_sessions(project))
     assert nox_sessions_run_by(pipeline["audit"]["script"]) == {"audit"}
     if database == "postgresql":

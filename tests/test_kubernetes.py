@@ -88,12 +88,14 @@ def test_each_phase_is_a_job_that_runs_once_within_a_deadline_on_the_direct_url(
     assert 0 < job["spec"]["activeDeadlineSeconds"] <= 3600
     assert spec["restartPolicy"] == "Never"
     assert container["command"] == command
-    [url] = container["env"]
-    assert url["name"] == "DATABASE_URL"
-    assert url["valueFrom"]["secretKeyRef"] == {
+    secrets = {
+        variable["name"]: variable["valueFrom"]["secretKeyRef"] for variable in container["env"]
+    }
+    assert secrets["MIGRATION_DATABASE_URL"] == {
         "name": f"{NAME}-database",
         "key": "migration-database-url",
     }
+    assert secrets["DATABASE_URL"]["key"] == "database-url"
 
 
 def test_the_app_waits_for_health_and_never_migrates(manifests: Path) -> None:
@@ -109,8 +111,10 @@ def test_the_app_waits_for_health_and_never_migrates(manifests: Path) -> None:
     secrets = {
         variable["name"]: variable["valueFrom"]["secretKeyRef"]["key"]
         for variable in container["env"]
+        if "valueFrom" in variable
     }
     assert secrets["DATABASE_URL"] == "database-url"
+    assert {"name": "DATABASE_POOLER", "value": "none"} in container["env"]
 
 
 def test_every_pod_runs_unprivileged_with_limits(manifests: Path) -> None:
@@ -144,3 +148,65 @@ def test_the_migrate_script_passes_shellcheck_and_refuses_an_unknown_phase(
     assert refused.stderr == (
         "migrate.sh: the phase is 'contract': use pre-deploy or post-deploy\n"
     )
+
+
+# A stand-in for kubectl (no cluster here): it logs each call and answers `get job` and
+# `get pods` from the files the test writes, so migrate.sh's decisions can be checked.
+FAKE_KUBECTL = """#!/usr/bin/env bash
+echo "$*" >> "$KUBECTL_CALLS"
+case "$1 $2" in
+    "get job/"*) cat "$KUBECTL_STATE/job" ;;
+    "get pods") cat "$KUBECTL_STATE/pods" ;;
+    "logs "*) echo "log of $2" ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("job", "pods", "returncode", "message"),
+    [
+        ("1/", "", 0, ""),
+        ("/1", "", 1, "migrate.sh: the pre-deploy Job failed (its log is above)"),
+        (
+            "/",
+            "ImagePullBackOff",
+            1,
+            "migrate.sh: the pre-deploy Job's pod cannot start (ImagePullBackOff)",
+        ),
+    ],
+    ids=["succeeded", "failed", "cannot-start"],
+)
+def test_the_migrate_script_waits_for_the_job_and_says_how_it_ended(
+    manifests: Path, tmp_path: Path, job: str, pods: str, returncode: int, message: str
+) -> None:
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
+    (bin_dir / "kubectl").chmod(0o755)
+    (state / "job").write_text(job)
+    (state / "pods").write_text(pods)
+    calls = tmp_path / "calls"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "KUBECTL_STATE": str(state),
+        "KUBECTL_CALLS": str(calls),
+    }
+
+    ended = subprocess.run(
+        [str(manifests / "migrate.sh"), "pre-deploy"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+    assert ended.returncode == returncode, ended.stderr
+    assert (ended.stderr.splitlines() or [""])[-1].startswith(message)
+    made = calls.read_text().splitlines()
+    assert made[:2] == [
+        f"delete job/{NAME}-pre-deploy --ignore-not-found --wait=true",
+        f"apply -k {manifests / 'pre-deploy'}",
+    ]
+    if job != "/":
+        assert f"logs job/{NAME}-pre-deploy" in made

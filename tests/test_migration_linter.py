@@ -1,13 +1,19 @@
-"""The baked projects' migration linter: clean on their own migrations, loud on a dangerous one."""
+"""The baked projects' migration linter: clean on their own migrations, loud on a dangerous one;
+squawk's findings at the operation's line, the merge template, and the git hooks.
+
+The rules themselves are tested inline in test_migration_linter_rules.py."""
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import bake
+from tests.helpers import TEMPLATE, bake, install, run
 
 DANGEROUS = '''"""Drop pages.
 
@@ -92,3 +98,195 @@ def test_dangerous_migration_is_reported(tmp_path: Path) -> None:
     )
     result = lint(project)
     assert (result.returncode, result.stdout) == (0, ""), result.stdout + result.stderr
+
+
+OFFLINE_URL = "postgresql+asyncpg://offline@localhost/offline"
+FINDING = re.compile(r"^(?P<path>\S+?):(?P<line>\d+): (?P<rule>\S+) ")
+SQUAWKED = '''"""Squawked.
+
+Review checklist (tick each box with [x] before merging):
+- [x] Reviewed
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9a0b1c2d3e4f"
+down_revision = "5c8a1d2e9f03"
+phase = "pre-deploy"
+
+
+def run(statement: str) -> None:
+    op.execute(sa.text(statement))
+
+
+def upgrade() -> None:
+    op.add_column("books", sa.Column("editor_id", sa.Integer(), nullable=True))
+    op.create_index("ix_books_title", "books", ["title"])
+    op.create_foreign_key("fk_books_editor_id_authors", "books", "authors", ["editor_id"], ["id"])
+    op.create_unique_constraint("uq_books_title", "books", ["title"])
+    with op.batch_alter_table("books") as batch_op:
+        batch_op.create_index("ix_books_editor_id", ["editor_id"])
+    run("CREATE INDEX ix_books_year ON books (title, editor_id)")
+
+
+def downgrade() -> None:
+    op.drop_column("books", "editor_id")
+'''
+INDEX_LINE, FOREIGN_KEY_LINE, UNIQUE_LINE, BATCH_LINE, HELPER_LINE = 21, 22, 23, 25, 26
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One PostgreSQL bake with its virtualenv: squawk and rendering SQL need the project."""
+    project = bake(tmp_path_factory.mktemp("squawk"))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH"}
+    }
+    return project, {**install(project, env), "DATABASE_URL": OFFLINE_URL}
+
+
+@pytest.fixture
+def squawked(installed: tuple[Path, dict[str, str]]) -> Iterator[Path]:
+    project, _ = installed
+    path = project / "migrations" / "versions" / "2026_12_01_0900-9a0b1c2d3e4f_squawked.py"
+    path.write_text(SQUAWKED)
+    yield path
+    path.unlink()
+    (project / ".squawk.toml").write_text(
+        (TEMPLATE / "{{cookiecutter.project_slug}}" / ".squawk.toml").read_text()
+    )
+
+
+def lint_in_venv(project: Path, env: dict[str, str], *args: str) -> list[tuple[int, str, str]]:
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), "-m", "devtools", "lint-migrations", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return [
+        (int(m["line"]), m["rule"], line)
+        for line in result.stdout.splitlines()
+        if (m := FINDING.match(line))
+    ]
+
+
+def test_squawk_findings_point_at_the_operation(
+    installed: tuple[Path, dict[str, str]], squawked: Path
+) -> None:
+    project, env = installed
+    found = lint_in_venv(project, env, "--allow-unticked")
+    rules = {(line, rule) for line, rule, _ in found}
+    assert rules == {
+        (INDEX_LINE, "squawk:require-concurrent-index-creation"),
+        # one operation, two reasons: one finding
+        (
+            FOREIGN_KEY_LINE,
+            "squawk:adding-foreign-key-constraint,squawk:constraint-missing-not-valid",
+        ),
+        (UNIQUE_LINE, "squawk:disallowed-unique-constraint"),
+        (BATCH_LINE, "squawk:require-concurrent-index-creation"),
+        (HELPER_LINE, "squawk:require-concurrent-index-creation"),
+    }, found
+    texts = {line: text for line, _, text in found}
+    # PostgreSQL refuses NOT VALID on a unique constraint: the advice must not say it.
+    assert "NOT VALID" not in texts[UNIQUE_LINE]
+    assert "op.create_unique_constraint_concurrently" in texts[UNIQUE_LINE]
+    assert "op.create_index_concurrently" in texts[INDEX_LINE]
+
+
+def test_squawk_acknowledgement_goes_on_the_operation(
+    installed: tuple[Path, dict[str, str]], squawked: Path
+) -> None:
+    project, env = installed
+    index = '    op.create_index("ix_books_title", "books", ["title"])\n'
+    ack = "    # migration-lint: ignore[squawk:require-concurrent-index-creation] 40 rows\n"
+    squawked.write_text(SQUAWKED.replace(index, ack + index))
+    found = lint_in_venv(project, env, "--allow-unticked")
+    assert INDEX_LINE + 1 not in {line for line, _, _ in found}, found
+
+    # Where findings used to go, above def upgrade(), it silences nothing and says where it goes.
+    squawked.write_text(SQUAWKED.replace("def upgrade()", ack.strip() + "\ndef upgrade()"))
+    found = lint_in_venv(project, env, "--allow-unticked")
+    [misplaced] = [text for _, rule, text in found if rule == "ML000"]
+    assert f"the finding is on line {INDEX_LINE + 1}" in misplaced
+    # Without squawk, its acknowledgements are not reported as unused.
+    assert not [rule for _, rule, _ in lint_in_venv(project, env, "--no-squawk") if rule == "ML000"]
+
+
+def test_target_version_decides_squawks_advice(
+    installed: tuple[Path, dict[str, str]], squawked: Path
+) -> None:
+    project, env = installed
+    body = SQUAWKED.split("def upgrade() -> None:\n")[0] + (
+        "def upgrade() -> None:\n"
+        '    op.add_column("books", sa.Column("copies", sa.Integer(), server_default="1"))\n'
+        "\n\ndef downgrade() -> None:\n"
+        '    op.drop_column("books", "copies")\n'
+    )
+    squawked.write_text(body)
+    assert lint_in_venv(project, env, "--allow-unticked") == []
+    config = project / ".squawk.toml"
+    config.write_text(config.read_text().replace('pg_version = "17.0"', 'pg_version = "10.0"'))
+    found = lint_in_venv(project, env, "--allow-unticked")
+    assert [rule for _, rule, _ in found] == ["squawk:adding-field-with-default"], found
+
+
+def test_ci_postgresql_is_the_default_target() -> None:
+    template = TEMPLATE / "{{cookiecutter.project_slug}}"
+    ci = (template / ".github" / "workflows" / "ci.yml").read_text()
+    majors = set(re.findall(r"(?:image|name): postgres:(\d+)", ci))
+    assert majors and majors == set(
+        re.findall(r"(?:image|name): postgres:(\d+)", (template / ".gitlab-ci.yml").read_text())
+    )
+    squawk_config = (template / ".squawk.toml").read_text()
+    assert f'pg_version = "{majors.pop()}.0"' in squawk_config
+
+
+def test_merge_heads_writes_a_clean_revision(installed: tuple[Path, dict[str, str]]) -> None:
+    project, env = installed
+    versions = project / "migrations" / "versions"
+    before = set(versions.iterdir())
+    alembic = str(project / ".venv" / "bin" / "alembic")
+    try:
+        run([alembic, "revision", "-m", "one"], project, env)
+        run([alembic, "revision", "-m", "two", "--head", "5c8a1d2e9f03", "--splice"], project, env)
+        assert {rule for _, rule, _ in lint_in_venv(project, env, "--allow-unticked")} >= {"ML014"}
+        run([alembic, "merge", "heads", "-m", "merge heads"], project, env)
+        [merge] = [p for p in versions.iterdir() if p.name.endswith("_merge_heads.py")]
+        assert "Why:" not in merge.read_text()
+        ruff = str(project / ".venv" / "bin" / "ruff")
+        run([ruff, "check", str(merge)], project, env)
+        run([ruff, "format", "--check", str(merge)], project, env)
+        found = lint_in_venv(project, env, str(merge))
+        assert found == [], found
+    finally:
+        for path in set(versions.iterdir()) - before:
+            if path.is_file():
+                path.unlink()
+
+
+def test_hooks_run_at_git_merge_and_outside_the_venv_say_so(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert "pre-merge-commit" in config["default_install_hook_types"]
+    [heads] = [h for repo in config["repos"] for h in repo["hooks"] if h["id"] == "single-head"]
+    assert "pre-merge-commit" in heads["stages"]
+    # -S: a Python without the project's packages, as a bare `python` outside the venv is.
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "devtools", "check-heads"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "activate the project's virtualenv first" in result.stderr

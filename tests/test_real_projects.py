@@ -48,6 +48,7 @@ BAKED_TESTS = {
         "tests/test_deploy_phases.py",
         "tests/test_lock_retries.py",
         "tests/test_backfill.py",
+        "tests/test_tenant_runner.py",
     ],
 }
 

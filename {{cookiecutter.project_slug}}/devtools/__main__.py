@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.migration_lint import history, lint{{ ", squawk" if cookiecutter.database == "postgresql" }}
+from devtools.migration_lint import history, lint, registry{{ ", squawk" if cookiecutter.database == "postgresql" }}
 
 ROUNDTRIP = (["upgrade", "head"], ["check"], ["downgrade", "base"], ["upgrade", "head"])
 # Database names keep 63 bytes: a long slug would cut off the unique part of the name.
@@ -37,21 +37,30 @@ def check_heads() -> int:
 def migration_roundtrip() -> int:
     """Upgrade, check, downgrade and upgrade again on a scratch database, never your own."""
     # Only this command needs the application and a database driver; the linter needs neither.
-    from devtools.scratch import scratch_database
+    from sqlalchemy.exc import DBAPIError
+
+    from devtools.scratch import scratch_database, scratch_environment
+    from {{ cookiecutter.package_name }}.db import explain_connection_error
+    from {{ cookiecutter.package_name }}.migrator.config import direct_url
     from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
     try:
-        database_url = get_settings().database_url
+        database_url, variable = direct_url(get_settings())
     except ConfigurationError as error:
         print(f"migration-roundtrip: {error}", file=sys.stderr)
         return lint.UNUSABLE
-    with scratch_database(database_url, ROUNDTRIP_PREFIX) as scratch:
-        environment = {**os.environ, "DATABASE_URL": scratch}
-        for arguments in ROUNDTRIP:
-            print(f"migration-roundtrip: alembic {' '.join(arguments)}", flush=True)
-            command = [sys.executable, "-m", "alembic", *arguments]
-            if (code := subprocess.run(command, env=environment, check=False).returncode) != 0:
-                return code
+    try:
+        with scratch_database(database_url, ROUNDTRIP_PREFIX) as scratch:
+            environment = scratch_environment(os.environ, scratch)
+            for arguments in ROUNDTRIP:
+                print(f"migration-roundtrip: alembic {' '.join(arguments)}", flush=True)
+                command = [sys.executable, "-m", "alembic", *arguments]
+                if (code := subprocess.run(command, env=environment, check=False).returncode) != 0:
+                    return code
+    except (OSError, DBAPIError) as error:
+        reason = explain_connection_error(database_url, error, variable)
+        print(f"migration-roundtrip: {reason}", file=sys.stderr)
+        return lint.UNUSABLE
     return lint.CLEAN
 
 
@@ -65,16 +74,25 @@ def n_minus_one(base: str | None) -> int:
     )
     return lint.UNUSABLE
 {%- else %}
+    from sqlalchemy.exc import DBAPIError
+
     from devtools.n_minus_one import run as run_n_minus_one
+    from {{ cookiecutter.package_name }}.db import explain_connection_error
+    from {{ cookiecutter.package_name }}.migrator.config import direct_url
     from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
     try:
-        database_url = get_settings().database_url
+        database_url, variable = direct_url(get_settings())
     except ConfigurationError as error:
         print(f"n-minus-one: {error}", file=sys.stderr)
         return lint.UNUSABLE
     package = "{{ cookiecutter.package_name }}"
-    return run_n_minus_one(database_url, base, package, N_MINUS_ONE_PREFIX)
+    try:
+        return run_n_minus_one(database_url, base, package, N_MINUS_ONE_PREFIX)
+    except (OSError, DBAPIError) as error:
+        reason = explain_connection_error(database_url, error, variable)
+        print(f"n-minus-one: {reason}", file=sys.stderr)
+        return lint.UNUSABLE
 {%- endif %}
 
 
@@ -92,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     lint_parser.add_argument(
         "--allow-unticked", action="store_true", help="do not require a ticked review checklist"
+    )
+    lint_parser.add_argument(
+        "--rules", action="store_true", help="print the rules (why each matters, the fix) and exit"
     )
 {%- if cookiecutter.database == "postgresql" %}
     lint_parser.add_argument(
@@ -112,13 +133,42 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REF",
         help="the branch or commit deployed now [origin/HEAD, else origin/main, else main]",
     )
+    report_parser = commands.add_parser(
+        "migration-report",
+        help="what new revisions do: locks measured on a scratch database (docs/migrations.md)",
+    )
+    report_parser.add_argument(
+        "paths", nargs="*", type=Path, help="revision files to report [the new ones since --base]"
+    )
+    report_parser.add_argument(
+        "--base", metavar="REF", help="git ref of the base branch [origin/HEAD, origin/main, main]"
+    )
+    report_parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    report_parser.add_argument("--output", metavar="FILE", type=Path, help="[standard output]")
+    report_parser.add_argument(
+        "--json", metavar="FILE", type=Path, help="also write the JSON report to FILE"
+    )
+    report_parser.add_argument(
+        "--fixtures",
+        metavar="FILE",
+        type=Path,
+        help="seed(connection, revision) fills the scratch database [devtools/report_fixtures.py]",
+    )
     args = parser.parse_args(argv)
+    if args.command == "migration-report":
+        # Only this command needs the application and a database driver; the linter needs neither.
+        from devtools.migration_report.command import run as report
+
+        return report(args.paths, args.base, args.format, args.output, args.fixtures, args.json)
     if args.command == "n-minus-one":
         return n_minus_one(args.base)
     if args.command == "check-heads":
         return check_heads()
     if args.command == "migration-roundtrip":
         return migration_roundtrip()
+    if args.rules:
+        print(registry.markdown_table())
+        return 0
 {%- if cookiecutter.database == "postgresql" %}
     checks = [] if args.no_squawk else [squawk.check]
     return lint.run(args.paths, args.base, args.allow_unticked, checks)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from devtools.scratch import scratch_database
+from devtools.scratch import scratch_database, scratch_environment
 
 PASSED, FAILED, UNUSABLE = 0, 1, 2
 # The remote's default branch, then the usual names for it.
@@ -232,7 +232,7 @@ def migrate_and_test(
         print("n-minus-one: alembic -x phase=pre-deploy upgrade head", flush=True)
         upgrade = commands.run(
             [sys.executable, "-m", "alembic", *PRE_DEPLOY_UPGRADE],
-            env={**code_first(project, os.environ), "DATABASE_URL": scratch},
+            env=scratch_environment(code_first(project, os.environ), scratch),
         )
         if upgrade.returncode != 0:
             print("n-minus-one: the pre-deploy upgrade failed (above)", file=sys.stderr)

@@ -3,7 +3,7 @@
 import asyncio
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +13,20 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 # The server quotes what goes into the statement: no name or password is pasted into SQL here.
 FORMAT = text("SELECT format(:template, VARIADIC CAST(:arguments AS text[]))")
+
+
+def scratch_environment(environ: Mapping[str, str], scratch_url: str) -> dict[str, str]:
+    """environ for a process that must migrate the scratch database and nothing else.
+
+    The process reads .env too: its MIGRATION_DATABASE_URL (your own database) and pooler are
+    overridden here, as only non-empty variables override .env.
+    """
+    return {
+        **environ,
+        "DATABASE_URL": scratch_url,
+        "MIGRATION_DATABASE_URL": scratch_url,
+        "DATABASE_POOLER": "none",
+    }
 
 
 def run_as_admin(database_url: str, template: str, *arguments: str) -> None:

@@ -18,7 +18,7 @@ import {{ cookiecutter.package_name }}.migrator.enums  # noqa: F401
 {% endif -%}
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session
-from {{ cookiecutter.package_name }}.migrator.config import settings_for
+from {{ cookiecutter.package_name }}.migrator.config import settings_for, url_variable
 from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -75,7 +75,7 @@ def run_migrations() -> None:
 
 async def run_async_migrations(engine: AsyncEngine, settings: Settings) -> None:
     try:
-        async with errors.connected(engine) as connection:
+        async with errors.connected(engine, url_variable(settings)) as connection:
             await connection.run_sync(do_run_migrations, settings)
     finally:
         await engine.dispose()

@@ -1,9 +1,10 @@
 """Alembic environment, schema per tenant: the shared schema, the template, then every tenant.
 
 Each revision has a `shared` and a `tenant` part; every schema has its own version table.
-`-x tenant=NAME` (or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in the
-package's `migrator` (typed and unit-tested); this file wires it up in the shape of Alembic's
-async template.
+Tenants are migrated several at a time (`migrator/fanout.py`, docs/tenancy.md); `-x tenant=NAME`
+(or `build_config(tenant=NAME)`) migrates one tenant. The logic lives in the package's
+`migrator` (typed and unit-tested); this file wires it up in the shape of Alembic's async
+template.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateSchema
@@ -18,8 +20,19 @@ from sqlalchemy.schema import CreateSchema
 # alembic-postgresql-enum: enum types and labels in autogenerate and `alembic check`.
 import {{ cookiecutter.package_name }}.migrator.enums  # noqa: F401
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.migrator import autogenerate, errors, phases, session, tenancy
-from {{ cookiecutter.package_name }}.migrator.config import requested_tenant, settings_for
+from {{ cookiecutter.package_name }}.migrator import (
+    autogenerate,
+    errors,
+    fanout,
+    phases,
+    session,
+    tenancy,
+)
+from {{ cookiecutter.package_name }}.migrator.config import (
+    requested_tenant,
+    settings_for,
+    url_variable,
+)
 from {{ cookiecutter.package_name }}.migrator.revisions import AppliedRevisions
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -67,20 +80,27 @@ def do_run_migrations(connection: Connection, settings: Settings) -> None:
     applied = AppliedRevisions(config)
     owns_connection = not connection.in_transaction()
     every_tenant = tenancy.visits_every_tenant(config, context.get_revision_argument)
+
+    def configure(connection: Connection, target: tenancy.Target) -> MigrationContext:
+        context.configure(connection=connection, on_version_apply=applied.record, **options(target))
+        phases.limit_to_phase(context.get_context(), requested_phase())
+        return context.get_context()
+
+    def migrate(connection: Connection, target: tenancy.Target) -> None:
+        with tenancy.in_schema(connection, target, owns_connection):
+            # A revision that gives up on lock_timeout is rolled back and run again.
+            migration_context = configure(connection, target)
+            session.run_revisions(migration_context, settings, run_migrations, scope=target.scope)
+
     with session.migration_session(connection, settings):
-        for target in tenancy.targets(connection, config, tenant(), every_tenant):
-            with tenancy.in_schema(connection, target, owns_connection):
-                context.configure(
-                    connection=connection,
-                    on_version_apply=applied.record,
-                    **options(target),
-                )
-                phases.limit_to_phase(context.get_context(), requested_phase())
-                # A revision that gives up on lock_timeout is rolled back and run again.
-                session.run_revisions(
-                    context.get_context(), settings, run_migrations, scope=target.scope
-                )
-    applied.report()
+        targets = tenancy.Targets(connection, config, tenant(), every_tenant)
+        for target in targets.schemas:
+            migrate(connection, target)
+        # Tenants only once the shared schema and the template are done, several at a time.
+        runner = fanout.TenantRunner(connection, settings, configure, migrate, owns_connection)
+        tenants_migrated = runner.run(targets.tenants(connection), bool(targets.creating))
+    if not tenants_migrated:
+        applied.report()
 
 
 def run_migrations(scope: str) -> None:
@@ -90,7 +110,7 @@ def run_migrations(scope: str) -> None:
 
 async def run_async_migrations(engine: AsyncEngine, settings: Settings) -> None:
     try:
-        async with errors.connected(engine) as connection:
+        async with errors.connected(engine, url_variable(settings)) as connection:
             await connection.run_sync(do_run_migrations, settings)
     finally:
         await engine.dispose()

@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 from alembic.command import upgrade
 from alembic.config import Config
+{%- if cookiecutter.database == "postgresql" %}
+from dotenv import dotenv_values
+{%- endif %}
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 {%- if cookiecutter.database == "sqlite" %}
@@ -33,6 +36,26 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tenants import create_tenant
 {%- endif %}
 from tests.databases import engine_for, run_alembic, scratch_database
+{%- if cookiecutter.database == "postgresql" %}
+
+# Settings that lead a migration away from DATABASE_URL: the tests migrate databases they create
+# beside it, never the one these name.
+REDIRECTING = ("MIGRATION_DATABASE_URL", "DATABASE_POOLER")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for name in REDIRECTING:
+        os.environ.pop(name, None)
+    dotenv = session.config.rootpath / ".env"
+    named = [name for name in REDIRECTING if dotenv.is_file() and dotenv_values(dotenv).get(name)]
+    if named:
+        pytest.exit(
+            f"tests: .env sets {', '.join(named)}, which the tests' alembic runs would follow to "
+            "your database; run them without it (e.g. move .env aside, with DATABASE_URL "
+            "pointing straight at PostgreSQL in the environment)",
+            returncode=4,
+        )
+{%- endif %}
 
 
 @pytest.fixture

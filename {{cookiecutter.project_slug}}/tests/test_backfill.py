@@ -7,11 +7,8 @@ committed and the revision unapplied, and the next run updates only the rows sti
 import asyncio
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from alembic.command import upgrade
 from sqlalchemy import text
 
@@ -24,6 +21,7 @@ from tests.fixtures.scratch_migrations import (
     alembic_environment,
     revisions_and_tables,
     run,
+    wait_until,
 )
 
 ROWS = 100_000
@@ -63,15 +61,6 @@ MIGRATION_SESSIONS = "SELECT count(*) FROM pg_stat_activity WHERE application_na
 def count(database_url: str, statement: str, **parameters: object) -> int:
     [(found,)] = query(database_url, statement, **parameters)
     return int(found or 0)
-
-
-def wait_until(condition: Callable[[], bool], what: str, attempts: int = 1200) -> None:
-    """Poll a condition (a busy machine may be slow, so the bound is generous)."""
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting until {what}")
 
 
 def items_then_backfill(tmp_path: Path, database_url: str) -> tuple[ScratchMigrations, str]:

@@ -87,6 +87,22 @@ def test_alembic_says_what_is_wrong_on_one_line(
     for fragment in CASES[case][1]:
         assert fragment in line
     assert SECRET not in result.stderr + result.stdout
+{%- if cookiecutter.database == "postgresql" %}
+
+
+def test_a_bad_migration_url_is_named_as_the_setting_to_fix(no_dotenv: Path) -> None:
+    missing = f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:5432/test_missing_migrations"
+    environment = alembic_environment(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", MIGRATION_DATABASE_URL=missing
+    )
+
+    result = run(alembic("upgrade", "head"), environment, cwd=no_dotenv)
+
+    line = stopped_with_one_line(result)
+    assert "test_missing_migrations" in line
+    assert line.endswith("or fix MIGRATION_DATABASE_URL")
+    assert SECRET not in result.stderr + result.stdout
+{%- endif %}
 {%- if cookiecutter.database == "sqlite" %}
 
 

@@ -10,8 +10,7 @@ import asyncio
 import signal
 import subprocess
 import textwrap
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from tests.fixtures.scratch_migrations import (
     alembic_environment,
     revisions_and_tables,
     run,
+    wait_until,
 )
 
 CREATE_WIDGETS = 'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))'
@@ -80,15 +80,6 @@ def sessions_named(database_url: str, application_name: str) -> int:
     statement = "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
     [(count,)] = query(database_url, statement, name=application_name)
     return int(count)
-
-
-def wait_until(condition: Callable[[], bool], attempts: int = 600) -> None:
-    """Poll a condition (a busy machine may be slow, so the bound is generous)."""
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail("gave up waiting")
 
 
 def final_line(result: subprocess.CompletedProcess[str]) -> str:

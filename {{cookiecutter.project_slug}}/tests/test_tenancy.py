@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.migrator.tenancy import TenantNameError, schema_versions
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_tenant
+from {{ cookiecutter.package_name }}.tenants import TenantError, create_tenant, migrate_new_tenants
 from tests.databases import on_connection, run_alembic
 from tests.fixtures.scratch_migrations import (
     alembic,
@@ -27,6 +27,7 @@ from tests.fixtures.scratch_migrations import (
 from tests.migrations.stairway import run_stairway
 
 TENANTS_CLI = "{{ cookiecutter.package_name }}.tenants"
+UNREACHABLE_URL = "postgresql://nobody@127.0.0.1:1/nowhere"
 BAD_NAMES = ['acme"; DROP SCHEMA shared CASCADE; --', "acme.evil", "it's", "Upper", "pg_x", ""]
 {%- if cookiecutter.example_model == "yes" %}
 HEAD_TABLES = {"authors", "books"}
@@ -109,7 +110,7 @@ def test_stairway_for_shared_template_and_each_tenant(database_url: str) -> None
 @pytest.mark.parametrize("name", BAD_NAMES, ids=range(len(BAD_NAMES)))
 def test_bad_tenant_names_are_refused_before_any_sql(name: str) -> None:
     with pytest.raises(TenantNameError, match="tenant name"):
-        migrate_tenant(Settings(database_url="postgresql://nobody@127.0.0.1:1/nowhere"), name)
+        migrate_new_tenants(Settings(database_url=UNREACHABLE_URL), [name])
 
 
 def test_alembic_refuses_a_tenant_that_is_not_registered(database_url: str) -> None:
@@ -198,7 +199,8 @@ def test_the_same_tenant_created_twice_at_once_from_the_cli(database_url: str) -
     errors = [process.communicate()[1] for process in started]
 
     assert sorted(process.returncode for process in started) == [0, 2], errors
-    [failure] = [error for error in errors if error]
+    outcomes = zip(started, errors, strict=True)
+    [failure] = [error for process, error in outcomes if process.returncode]
     assert failure.strip() == "error: tenant twin exists already: choose another name"
     assert tables(database_url, "tenant_twin") == HEAD_TABLES | {"alembic_version"}
 

@@ -74,9 +74,15 @@ class Sql:
 
 @dataclass
 class Acknowledgement:
+    """`# migration-lint: ignore[RULE,...] reason`, the reason continued on comment lines below.
+
+    A comment on a line of its own acknowledges the next line of code; one after code, its line.
+    """
+
     rules: set[str]
     reason: str
     line: int
+    target: int
 
 
 @dataclass
@@ -98,6 +104,8 @@ class Migration:
     phase: str = PRE_DEPLOY
     # (line, text) of the TODO(backfill) comments autogenerate writes
     backfill_todos: list[tuple[int, str]] = field(default_factory=list)
+    # The module's down_revision: several for a merge revision
+    down_revisions: list[str] = field(default_factory=list)
 
     def upgrade_ops(self, *names: str) -> Iterator[Op]:
         return self.ops_in(self.upgrade_scope, *names)
@@ -152,23 +160,79 @@ def read(path: Path) -> Migration:
     except (OSError, UnicodeDecodeError, tokenize.TokenError, ValueError) as error:
         raise ParseError(f"{type(error).__name__}: {error}") from None
     migration = Migration(path=path, tree=tree, lines=source.splitlines())
-    for token in tokens:
-        if token.type != tokenize.COMMENT:
-            continue
+    comments = {t.start[0]: t for t in tokens if t.type == tokenize.COMMENT}
+    for number, token in comments.items():
         if match := ACKNOWLEDGEMENT.search(token.string):
-            rules = {rule.strip() for rule in match.group(1).split(",") if rule.strip()}
-            migration.acknowledgements[token.start[0]] = Acknowledgement(
-                rules, match.group(2).strip(), token.start[0]
-            )
+            acknowledgement = _acknowledgement(migration, comments, number, match)
+            migration.acknowledgements[number] = acknowledgement
         if BACKFILL_TODO in token.string:
-            migration.backfill_todos.append((token.start[0], token.string.lstrip("# ")))
-    _Collector(migration).visit(tree)
+            migration.backfill_todos.append((number, token.string.lstrip("# ")))
+    collector = _Collector(migration)
+    collector.visit(tree)
+    collector.resolve_helper_sql()
     upgrades = [name for name in migration.functions if name.startswith("upgrade")]
     migration.upgrade_scope = _reachable(migration, *upgrades)
     downgrades = [name for name in migration.functions if name.startswith("downgrade")]
     migration.downgrade_scope = _reachable(migration, *downgrades)
     migration.phase = _phase(tree)
+    migration.down_revisions = _down_revisions(tree)
     return migration
+
+
+def _acknowledgement(
+    migration: Migration, comments: dict[int, tokenize.TokenInfo], line: int, match: re.Match[str]
+) -> Acknowledgement:
+    rules = {rule.strip() for rule in match.group(1).split(",") if rule.strip()}
+    reason = [match.group(2).strip()]
+    standalone = not migration.lines[line - 1][: comments[line].start[1]].strip()
+    target = line
+    if standalone:
+        # The reason may go on over the comment lines below; the next code line is the target.
+        target += 1
+        while target <= len(migration.lines) and not migration.lines[target - 1].strip():
+            target += 1
+        while (comment := comments.get(target)) and not migration.lines[target - 1][
+            : comment.start[1]
+        ].strip():
+            text = comment.string.lstrip("#").strip()
+            if ACKNOWLEDGEMENT.search(comment.string) or BACKFILL_TODO in text:
+                break
+            reason.append(text)
+            target += 1
+    return Acknowledgement(rules, " ".join(r for r in reason if r), line, target)
+
+
+def _down_revisions(tree: ast.Module) -> list[str]:
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id == "down_revision":
+            if text := literal(value):
+                return [text]
+            return literals(value) or []
+    return []
+
+
+def is_merge(migration: Migration) -> bool:
+    """A revision `alembic merge` wrote: several parents and nothing to run either way."""
+    functions = [f for name, f in migration.functions.items() if name.startswith(("up", "down"))]
+    return len(migration.down_revisions) > 1 and all(is_noop(f) for f in functions)
+
+
+def is_noop(function: ast.FunctionDef) -> bool:
+    """Only a docstring, pass, or raise NotImplementedError."""
+    body = [
+        s
+        for s in function.body
+        if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if all(isinstance(s, ast.Pass) for s in body):
+        return True
+    if len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None:
+        exc = body[0].exc
+        name = exc.func if isinstance(exc, ast.Call) else exc
+        return isinstance(name, ast.Name) and name.id == "NotImplementedError"
+    return False
 
 
 def _phase(tree: ast.Module) -> str:
@@ -229,6 +293,8 @@ class _Collector(ast.NodeVisitor):
         self.batch: dict[str, str | None] = {}  # alias -> table inside `with batch_alter_table`
         self.autocommit = False
         self.names = self._module_names(migration.tree)
+        # execute calls whose SQL is a parameter of the helper they are in: (call, via, in block)
+        self.unresolved: dict[str, list[tuple[ast.Call, str, bool]]] = {}
 
     @staticmethod
     def _module_names(tree: ast.Module) -> dict[str, ast.expr]:
@@ -309,30 +375,55 @@ class _Collector(ast.NodeVisitor):
         ):
             self.m.core_writes.append((node.lineno, self.function))
             return
-        resolved = self._sql(argument, wrapped=False, depth=0)
+        resolved = self._sql(argument, wrapped=False, depth=0, bound={})
         if resolved is not None:
             text, wrapped = resolved
             self.m.sql.append(Sql(text, node.lineno, self.function, via, wrapped, self.autocommit))
+        elif self.function:
+            self.unresolved.setdefault(self.function, []).append((node, via, self.autocommit))
 
-    def _sql(self, node: ast.expr, wrapped: bool, depth: int) -> tuple[str, bool] | None:
+    def resolve_helper_sql(self) -> None:
+        """SQL handed to a helper (`def run(sql): op.execute(sql)`), at each call of it."""
+        for caller, function in self.m.functions.items():
+            for call in ast.walk(function):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+                    continue
+                helper = self.m.functions.get(call.func.id)
+                if helper is None or call.func.id not in self.unresolved:
+                    continue
+                parameters = [a.arg for a in helper.args.args]
+                bound = dict(zip(parameters, call.args, strict=False))
+                bound |= {k.arg: k.value for k in call.keywords if k.arg}
+                for execute, via, in_block in self.unresolved[call.func.id]:
+                    resolved = self._sql(execute.args[0], wrapped=False, depth=0, bound=bound)
+                    if resolved is not None:
+                        text, wrapped = resolved
+                        self.m.sql.append(Sql(text, call.lineno, caller, via, wrapped, in_block))
+
+    def _sql(
+        self, node: ast.expr, wrapped: bool, depth: int, bound: dict[str, ast.expr]
+    ) -> tuple[str, bool] | None:
         if depth > 10:
             return None
+
+        def inner(node: ast.expr, wrapped: bool = wrapped) -> tuple[str, bool] | None:
+            return self._sql(node, wrapped, depth + 1, bound)
+
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value, wrapped
         if isinstance(node, ast.JoinedStr):
             parts = [literal(v) if isinstance(v, ast.Constant) else "{}" for v in node.values]
             return "".join(p or "" for p in parts), wrapped
+        if isinstance(node, ast.Name) and node.id in bound:
+            return inner(bound[node.id])
         if isinstance(node, ast.Name) and node.id in self.names:
-            return self._sql(self.names[node.id], wrapped, depth + 1)
+            return inner(self.names[node.id])
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left = self._sql(node.left, wrapped, depth + 1)
-            right = self._sql(node.right, wrapped, depth + 1)
+            left, right = inner(node.left), inner(node.right)
             return (left[0] + right[0], left[1] or right[1]) if left and right else None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in TEXT_CHAINS:
-                return self._sql(node.func.value, wrapped, depth + 1)
-            if node.func.attr == "format":
-                return self._sql(node.func.value, wrapped, depth + 1)
+        method = node.func if isinstance(node, ast.Call) else None
+        if isinstance(method, ast.Attribute) and method.attr in TEXT_CHAINS | {"format"}:
+            return inner(method.value)
         if isinstance(node, ast.Call) and call_name(node) == "text" and node.args:
-            return self._sql(node.args[0], True, depth + 1)
+            return inner(node.args[0], True)
         return None

@@ -5,8 +5,11 @@ import sqlite3
 from pathlib import Path
 {% endif -%}
 from typing import Any
+{%- if cookiecutter.database == "postgresql" %}
+from uuid import uuid4
+{%- endif %}
 
-from sqlalchemy import {{ "Connection, event, " if cookiecutter.database == "sqlite" }}pool
+from sqlalchemy import Connection, event, pool
 from sqlalchemy.engine import {{ "Dialect, " if cookiecutter.database == "sqlite" }}make_url
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -39,9 +42,7 @@ SECONDS_PER_UNIT = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}
 def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) -> AsyncEngine:
     """An engine for migrations, the CLI and tests: a statement runs as long as it needs."""
 {%- if cookiecutter.database == "postgresql" %}
-    return _create_engine(
-        settings, poolclass=poolclass, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
-    )
+    return _create_engine(settings, poolclass=poolclass, connect_args=connect_args(settings))
 {%- else %}
     engine = _create_engine(settings, poolclass=poolclass)
     refuse_a_missing_directory(engine)
@@ -56,17 +57,16 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
 {%- if cookiecutter.database == "postgresql" %}
     timeout = settings.database_statement_timeout
     seconds = duration_seconds(timeout)
+    options = connect_args(settings)
     # SQLAlchemy closes a connection whose statement timed out on the client, rather than pool it.
-    return _create_engine(
-        settings,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={
-            "timeout": CONNECT_TIMEOUT_SECONDS,
-            "server_settings": {"statement_timeout": timeout},
-            # PostgreSQL reads 0 as "no timeout", and so does asyncpg's None.
-            "command_timeout": seconds + CLIENT_TIMEOUT_MARGIN_SECONDS if seconds else None,
-        },
-    )
+    # PostgreSQL reads 0 as "no timeout", and so does asyncpg's None.
+    options["command_timeout"] = seconds + CLIENT_TIMEOUT_MARGIN_SECONDS if seconds else None
+    if settings.database_pooler == "none":
+        options["server_settings"] = {"statement_timeout": timeout}
+    engine = _create_engine(settings, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=options)
+    if settings.database_pooler == "pgbouncer":
+        limit_each_transaction(engine, timeout)
+    return engine
 {%- else %}
     # A local file does not stall; SQLite's busy timeout (5 s) bounds the wait for a lock.
     engine = create_engine(settings)
@@ -85,6 +85,37 @@ def _create_engine(settings: Settings, **options: Any) -> AsyncEngine:
         **options,
     )
 {%- if cookiecutter.database == "postgresql" %}
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's options; behind a transaction pooler, nothing is kept between transactions."""
+    options: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
+    if settings.database_pooler == "pgbouncer":
+        # The next transaction may run on another server connection, which lacks the statements
+        # this one prepared, or has another client's under the same name: no statement cache,
+        # and names no two clients share (SQLAlchemy's asyncpg settings for PgBouncer).
+        options["statement_cache_size"] = 0
+        options["prepared_statement_cache_size"] = 0
+        options["prepared_statement_name_func"] = unique_statement_name
+    return options
+
+
+def unique_statement_name() -> str:
+    return f"__asyncpg_{uuid4()}__"
+
+
+def limit_each_transaction(engine: AsyncEngine, timeout: str) -> None:
+    """statement_timeout set by each transaction, for a connection through a transaction pooler.
+
+    PgBouncer refuses a connection that asks for settings it does not track, and a session-level
+    SET would stay behind on a server connection that other clients get next.
+    """
+    # A validated duration (POSTGRESQL_DURATION): digits and a unit, nothing to quote.
+    statement = f"SET LOCAL statement_timeout = '{timeout}'"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def set_statement_timeout(connection: Connection) -> None:
+        connection.exec_driver_sql(statement)
 
 
 def duration_seconds(duration: str) -> float:
@@ -165,25 +196,43 @@ class RequestSession(AsyncSession):
                 raise
 
 
-def explain_connection_error(database_url: str, error: BaseException) -> str:
-    """Say why connecting failed and what to do, on one line and without the password."""
+def explain_connection_error(
+    database_url: str, error: BaseException, variable: str = "DATABASE_URL"
+) -> str:
+    """Say why connecting failed and what to do, on one line and without the password.
+
+    `variable` names the setting the URL came from, so that the hint says which one to fix.
+    """
     reason = " ".join(str(getattr(error, "orig", None) or error).rpartition(">: ")[2].split())
     url = make_url(database_url)
 {%- if cookiecutter.database == "postgresql" %}
     if "does not exist" in reason and "database" in reason:
         where = f"-h {url.host} " if url.host else ""
-        hint = f"create it (createdb {where}-U {url.username} {url.database}) or fix DATABASE_URL"
+        hint = f"create it (createdb {where}-U {url.username} {url.database}) or fix {variable}"
     elif "does not exist" in reason and "role" in reason:
-        hint = f"create the role (createuser {url.username}) or fix the user in DATABASE_URL"
+        hint = f"create the role (createuser {url.username}) or fix the user in {variable}"
     elif "password" in reason or "authentication" in reason:
-        hint = "fix the user or password in DATABASE_URL (URL-encode % @ : / in the password)"
+        hint = f"fix the user or password in {variable} (URL-encode % @ : / in the password)"
+    elif ("unsupported startup parameter" in reason or "prepared statement" in reason) and (
+        variable == "DATABASE_URL"
+    ):
+        # PgBouncer's refusal of startup settings, or asyncpg's statements mixed up by it.
+        hint = (
+            "DATABASE_URL goes through a transaction pooler such as PgBouncer: set "
+            "DATABASE_POOLER=pgbouncer, and MIGRATION_DATABASE_URL straight to PostgreSQL"
+        )
+    elif "unsupported startup parameter" in reason or "prepared statement" in reason:
+        hint = (
+            f"{variable} goes through a connection pooler such as PgBouncer: point it straight "
+            'at PostgreSQL (docs/runbook.md, "Behind PgBouncer")'
+        )
     elif isinstance(error, TimeoutError):
         reason = reason or f"no answer within {CONNECT_TIMEOUT_SECONDS}s"
-        hint = "check DATABASE_URL's host and port, and that a firewall lets the connection through"
+        hint = f"check {variable}'s host and port, and that a firewall lets the connection through"
     else:
-        hint = "check that the database server is running and DATABASE_URL's host and port"
+        hint = f"check that the database server is running and {variable}'s host and port"
 {%- else %}
-    hint = "check that the directory of the file in DATABASE_URL exists and is writable"
+    hint = f"check that the directory of the file in {variable} exists and is writable"
 {%- endif %}
     # The password may be repeated in the reason (a driver echoing its DSN): remove it there too.
     if url.password:

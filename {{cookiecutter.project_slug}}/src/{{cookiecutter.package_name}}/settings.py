@@ -5,6 +5,9 @@ import re
 {% endif -%}
 from functools import lru_cache
 from pathlib import Path
+{%- if cookiecutter.database == "postgresql" %}
+from typing import Literal
+{%- endif %}
 
 from pydantic import Field, {{ "SecretStr, " if cookiecutter.tenancy == "schema-per-tenant" }}ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +32,9 @@ ASYNCPG_OPTIONS = frozenset({"ssl", "target_session_attrs", "prepared_statement_
 POSTGRESQL_DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
 {%- endif %}
 SYNC_SCHEMES = "{{ 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://' if cookiecutter.database == 'postgresql' else 'sqlite://' }}"
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+CANARY_TENANTS = re.compile(r"[0-9]+|[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*")
+{%- endif %}
 EXPECTED_DRIVER = "{{ 'postgresql+asyncpg' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite' }}"
 EXAMPLE_URL = "{{ 'postgresql+asyncpg://user:password@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///./app.db' }}"
 
@@ -105,10 +111,20 @@ class Settings(BaseSettings):
     migration_lock_retry_delay: str = "1s"
     # Bounds each statement of a request: a stalled database costs a 503, not an endless wait.
     database_statement_timeout: str = "10s"
+    # `pgbouncer`: a transaction pooler stands between the app and PostgreSQL, so connections
+    # keep no prepared statements or settings of their own (docs/runbook.md, "Behind PgBouncer").
+    database_pooler: Literal["none", "pgbouncer"] = "none"
+    # Migrations need a session of their own: set this to a URL straight to PostgreSQL when
+    # DATABASE_URL goes through a pooler. Alembic uses it instead of DATABASE_URL.
+    migration_database_url: str | None = None
 {%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     # Bearer token for POST /tenants; unset, the endpoint does not exist (404).
     tenant_admin_token: SecretStr | None = None
+    # `alembic upgrade` migrates tenants on this many connections at once (docs/tenancy.md).
+    migration_tenant_workers: int = Field(default=4, ge=1)
+    # Migrated first, and the run stops if one fails: the first N tenants, or a list of names.
+    migration_canary_tenants: str = "1"
 {%- endif %}
     # Larger bodies get a 413 before they are read: parsing them would block the event loop.
     max_request_body_bytes: int = Field(default=1024 * 1024, gt=0)
@@ -118,6 +134,11 @@ class Settings(BaseSettings):
     def use_async_driver(cls, value: str) -> str:
         return to_async_driver(value.strip())
 {%- if cookiecutter.database == "postgresql" %}
+
+    @field_validator("migration_database_url")
+    @classmethod
+    def migration_url_uses_async_driver(cls, value: str | None) -> str | None:
+        return None if value is None else to_async_driver(value.strip())
 
     @field_validator(
         "migration_lock_timeout",
@@ -129,6 +150,19 @@ class Settings(BaseSettings):
     def is_postgresql_duration(cls, value: str) -> str:
         if not POSTGRESQL_DURATION.fullmatch(value):
             raise ValueError(f"{value!r} is not a duration such as '500ms', '5s' or '2min'")
+        return value
+{%- endif %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+    @field_validator("migration_canary_tenants")
+    @classmethod
+    def is_count_or_names(cls, value: str) -> str:
+        value = ",".join(name.strip() for name in value.split(","))
+        if not CANARY_TENANTS.fullmatch(value):
+            raise ValueError(
+                f"{value[:80]!r} is neither a number of tenants nor a comma-separated list of "
+                "tenant names"
+            )
         return value
 {%- endif %}
 

@@ -37,9 +37,41 @@ def build_config(
 
 
 def settings_for(config: Config) -> Settings:
-    """The settings a caller passed to build_config(), else the environment's."""
+    """The settings a caller passed to build_config(), else the environment's{{ "; with
+    MIGRATION_DATABASE_URL set, it is the URL migrations connect to" if cookiecutter.database == "postgresql" }}."""
     given = config.attributes.get("settings")
+{%- if cookiecutter.database == "postgresql" %}
+    return direct_to_postgresql(given if isinstance(given, Settings) else get_settings())
+
+
+def direct_to_postgresql(settings: Settings) -> Settings:
+    """Migrations hold a session lock and settings: they connect past the pooler when told how."""
+    if settings.migration_database_url is None:
+        return settings
+    return settings.model_copy(
+        update={"database_url": settings.migration_database_url, "database_pooler": "none"}
+    )
+{%- else %}
     return given if isinstance(given, Settings) else get_settings()
+{%- endif %}
+
+
+def url_variable(settings: Settings) -> str:
+    """The setting the URL migrations connect to comes from."""
+{%- if cookiecutter.database == "postgresql" %}
+    return "DATABASE_URL" if settings.migration_database_url is None else "MIGRATION_DATABASE_URL"
+{%- else %}
+    return "DATABASE_URL"
+{%- endif %}
+
+
+def direct_url(settings: Settings) -> tuple[str, str]:
+    """The URL migrations connect to, and the setting it comes from."""
+{%- if cookiecutter.database == "postgresql" %}
+    return direct_to_postgresql(settings).database_url, url_variable(settings)
+{%- else %}
+    return settings.database_url, url_variable(settings)
+{%- endif %}
 
 
 def is_command_line(config: Config) -> bool:

@@ -79,13 +79,16 @@ def one_line(error: BaseException) -> str | None:
 
 
 @asynccontextmanager
-async def connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection whose failure to open says why; SIGTERM cancels the run like Ctrl-C."""
+async def connected(
+    engine: AsyncEngine, url_variable: str = "DATABASE_URL"
+) -> AsyncIterator[AsyncConnection]:
+    """A connection whose failure to open says why (naming `url_variable`, the setting the URL
+    came from); SIGTERM cancels the run like Ctrl-C."""
     try:
         connection = await engine.connect()
     except (OSError, DBAPIError) as error:
         url = engine.url.render_as_string(hide_password=False)
-        raise ConfigurationError(explain_connection_error(url, error)) from None
+        raise ConfigurationError(explain_connection_error(url, error, url_variable)) from None
     loop = asyncio.get_running_loop()
     run = asyncio.current_task()
     # Only the main thread can take signals; in-process callers keep their own handling.

@@ -7,6 +7,8 @@ and a `CREATE INDEX CONCURRENTLY` in the run ahead of it would wait for that sna
 Timeouts are set for the session and restored when the run ends, so a connection that goes
 back to a pool carries nothing of the migration. A revision that gives up on lock_timeout is
 rolled back and run again (locks.py); a revision may set its own timeouts (timeouts.py).
+A transaction pooler (PgBouncer) would lose that lock and those settings between transactions:
+a run refuses to start through one.
 """
 
 import hashlib
@@ -18,9 +20,10 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.exc import DBAPIError
 
 from {{ cookiecutter.package_name }}.migrator import locks, timeouts
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 
 log = logging.getLogger("alembic.env")
 
@@ -45,6 +48,10 @@ LOCK_HOLDERS = text(
       AND l.classid::bigint = :classid AND l.objid::bigint = :objid
     """
 ).bindparams(classid=(LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF) >> 32, objid=LOCK_KEY & 0xFFFF_FFFF)
+BACKEND_PID = text("SELECT pg_backend_pid()")
+# duplicate_prepared_statement, invalid_sql_statement_name: a statement this connection
+# prepared is gone, or another client's is there under its name.
+PREPARED_STATEMENT_MIXED_UP = {"42P05", "26000"}
 CURRENT_SETTING = text("SELECT current_setting(:name)")
 SET_CONFIG = text("SELECT set_config(:name, :value, :is_local)")
 # Plain SETs in offline scripts: they are what reviewers and squawk look for.
@@ -109,6 +116,7 @@ def migration_session(connection: Connection, settings: Settings) -> Iterator[No
         apply(connection, values, is_local=True)
         yield
         return
+    refuse_a_transaction_pooler(connection, settings)
     # Set before waiting, so that a waiting run shows up under its application_name.
     with restored(connection, values):
         wait_for_lock(connection)
@@ -118,6 +126,47 @@ def migration_session(connection: Connection, settings: Settings) -> Iterator[No
             connection.rollback()
             connection.execute(RELEASE_LOCK)
             connection.commit()
+
+
+def refuse_a_transaction_pooler(connection: Connection, settings: Settings) -> None:
+    """Stop before relying on session state where a pooler would lose it between transactions."""
+    lost = "where the migration lock and settings would not last past a transaction"
+    fix = 'docs/runbook.md, "Behind PgBouncer"'
+    if settings.database_pooler == "pgbouncer":
+        raise ConfigurationError(
+            f"DATABASE_POOLER=pgbouncer: DATABASE_URL goes through PgBouncer, {lost}; set "
+            f"MIGRATION_DATABASE_URL to a URL straight to PostgreSQL ({fix})"
+        )
+    if behind_a_pooler(connection):
+        url = connection.engine.url
+        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+        if settings.migration_database_url is None:
+            variable, remedy = "DATABASE_URL", "set MIGRATION_DATABASE_URL to a URL straight to"
+        else:
+            variable, remedy = "MIGRATION_DATABASE_URL", "point it straight at"
+        raise ConfigurationError(
+            f"{variable} ({where}) goes through a connection pooler such as PgBouncer, {lost}; "
+            f"{remedy} PostgreSQL ({fix})"
+        )
+
+
+def behind_a_pooler(connection: Connection) -> bool:
+    """True when a pooler stands between the driver and PostgreSQL.
+
+    A pooler hands each client a cancel key of its own, so the server process id the driver
+    was given at connect time is not the process that runs its statements.
+    """
+    given = getattr(connection.connection.driver_connection, "get_server_pid", lambda: None)()
+    try:
+        backend = connection.scalar(BACKEND_PID)
+    except DBAPIError as error:
+        # Only a transaction pooler mixes up the prepared statements of a client's connections.
+        if getattr(error.orig, "sqlstate", None) not in PREPARED_STATEMENT_MIXED_UP:
+            raise
+        connection.rollback()
+        return True
+    connection.commit()
+    return given is not None and given != backend
 
 
 def wait_for_lock(connection: Connection) -> None:

@@ -1,12 +1,13 @@
 """Schema per tenant: which schemas a run migrates, and the registry of tenants.
 
 Each revision has a `shared` and a `tenant` part. A run migrates the shared schema, then the
-template tenant schema (what autogenerate compares against), then every registered tenant, each
-with its own version table; a caller can name one tenant instead.
+template tenant schema (what autogenerate compares against), then every registered tenant
+(fanout.py), each with its own version table; a caller can name one tenant instead, or tenants
+being created.
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -16,15 +17,14 @@ from sqlalchemy import (
     MetaData,
     TableClause,
     TextClause,
-    bindparam,
     column,
     inspect,
-    literal,
     select,
     table,
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateSchema
 
@@ -38,14 +38,21 @@ TEMPLATE_SCHEMA = "tenant_template"
 TENANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 RESERVED_NAMES = frozenset({"template", "shared", "public", "default"})
 SET_SEARCH_PATH = text("SELECT set_config('search_path', :value, :is_local)")
-VERSION_TABLE_SCHEMAS = text(
-    "SELECT n.nspname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-    "WHERE c.relname = 'alembic_version' AND n.nspname IN :schemas"
-).bindparams(bindparam("schemas", expanding=True))
+# One array parameter, whatever the number of schemas (a driver takes at most 32767 parameters).
+VERSION_TABLES = text(
+    "SELECT c.oid, n.nspname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE c.relname = 'alembic_version' AND n.nspname = ANY(:schemas)"
+)
+# config.attributes key: the tenants a run creates (tenants.py), registered once migrated.
+NEW_TENANTS = "new_tenants"
 
 
 class TenantNameError(ValueError):
     """A tenant name that cannot become a schema name; the message says what is allowed."""
+
+
+class TenantError(ValueError):
+    """A tenant cannot be created as asked; the message says why and what to do."""
 
 
 def validate_tenant_name(name: str) -> str:
@@ -86,27 +93,57 @@ def visits_every_tenant(config: Config, revision_argument: Callable[[], object])
     return True
 
 
-def targets(
-    connection: Connection, config: Config, tenant: str | None, every_tenant: bool
-) -> Iterator[Target]:
-    """The schemas to migrate, in order."""
-    if tenant is not None:
-        # Only tenant creation (build_config(tenant=...)) migrates a tenant it has not registered
-        # yet: a typo in `-x tenant=` would otherwise create a schema that nothing serves.
-        if config.attributes.get("tenant") is None and tenant not in registered_tenants(connection):
-            raise TenantNameError(
-                f"tenant {tenant} is not registered: check the name with the tenants CLI's "
-                "`list`, or create the tenant with its `create` (docs/tenancy.md)"
-            )
-        yield Target("tenant", schema_for(tenant))
-        return
-    # Read before the shared part runs: a downgrade may drop the registry.
-    registered = registered_tenants(connection)
-    yield Target("shared", SHARED_SCHEMA)
-    yield Target("tenant", TEMPLATE_SCHEMA)
-    if every_tenant:
-        for name in dict.fromkeys(registered + registered_tenants(connection)):
-            yield Target("tenant", schema_for(name))
+def new_tenants(config: Config) -> list[str]:
+    """The tenants a run creates: build_config() plus `config.attributes[NEW_TENANTS]`."""
+    return [validate_tenant_name(name) for name in config.attributes.get(NEW_TENANTS) or ()]
+
+
+class Targets:
+    """What a run migrates: `schemas` one after another on its own connection, then `tenants()`
+    through the fan-out runner (fanout.py)."""
+
+    def __init__(
+        self, connection: Connection, config: Config, tenant: str | None, every_tenant: bool
+    ) -> None:
+        self.creating = new_tenants(config)
+        self.schemas: list[Target] = []
+        self.registered: list[str] = []
+        if tenant is not None:
+            # Only build_config(tenant=...) migrates a tenant it has not registered: a typo in
+            # `-x tenant=` would otherwise create a schema that nothing serves.
+            if config.attributes.get("tenant") is None and tenant not in registered_tenants(
+                connection
+            ):
+                raise TenantNameError(
+                    f"tenant {tenant} is not registered: check the name with the tenants CLI's "
+                    "`list`, or create the tenant with its `create` (docs/tenancy.md)"
+                )
+            self.schemas = [Target("tenant", schema_for(tenant))]
+        elif not self.creating:
+            self.schemas = [Target("shared", SHARED_SCHEMA), Target("tenant", TEMPLATE_SCHEMA)]
+            if every_tenant:
+                # Read before the shared part runs: a downgrade may drop the registry.
+                self.registered = registered_tenants(connection)
+        self.every_tenant = every_tenant and tenant is None
+
+    def tenants(self, connection: Connection) -> list[str]:
+        """The tenants to migrate once `schemas` are done."""
+        if self.creating or not self.every_tenant:
+            return self.creating
+        return list(dict.fromkeys(self.registered + registered_tenants(connection)))
+
+
+def register_tenants(connection: Connection, names: list[str]) -> list[str]:
+    """Add the tenants to the registry; returns those another run registered first."""
+    if not names:
+        return []
+    added = connection.scalars(
+        insert(Tenant)
+        .values([{"name": name} for name in names])
+        .on_conflict_do_nothing()
+        .returning(Tenant.name)
+    )
+    return sorted(set(names) - set(added))
 
 
 def offline_targets(tenant: str | None) -> list[Target]:
@@ -178,31 +215,35 @@ class SchemaVersions(NamedTuple):
 
 
 def schema_versions(connection: Connection) -> SchemaVersions:
-    """The revisions of the shared schema and of every registered tenant.
-
-    Two queries whatever the number of tenants: which version tables exist, then all of them
-    at once.
-    """
+    """The revisions of the shared schema and of every registered tenant, in two queries."""
     names = registered_tenants(connection)
     valid = [name for name in names if TENANT_NAME.fullmatch(name) and name not in RESERVED_NAMES]
-    owners = {SHARED_SCHEMA: SHARED_SCHEMA} | {f"tenant_{name}": name for name in valid}
-    existing = connection.scalars(VERSION_TABLE_SCHEMAS, {"schemas": list(owners)}).all()
-    found: dict[str, list[str]] = {owner: [] for owner in owners.values()}
-    if existing:
-        every_table = union_all(
-            *(
-                select(literal(owners[schema]).label("owner"), version_table(schema).c.version_num)
-                for schema in existing
-            )
-        )
-        for owner, revision in connection.execute(every_table):
-            found[owner].append(revision)
+    found = versions_by_schema(connection, [SHARED_SCHEMA, *map(schema_for, valid)])
     return SchemaVersions(
-        shared=tuple(found.pop(SHARED_SCHEMA)),
-        tenants={name: tuple(revisions) for name, revisions in found.items()},
+        shared=found[SHARED_SCHEMA],
+        tenants={name: found[schema_for(name)] for name in valid},
         invalid=sorted(set(names) - set(valid)),
     )
 
 
+def tenant_versions(connection: Connection, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each tenant's revisions, () when its schema or version table is missing; two queries."""
+    found = versions_by_schema(connection, [schema_for(name) for name in names])
+    return {name: found[schema_for(name)] for name in names}
+
+
+def versions_by_schema(connection: Connection, schemas: list[str]) -> dict[str, tuple[str, ...]]:
+    """Which version tables exist, then all of them at once, told apart by their table's oid."""
+    existing = connection.execute(VERSION_TABLES, {"schemas": schemas})
+    tables: dict[int, str] = {oid: schema for oid, schema in existing}
+    found: dict[str, list[str]] = {schema: [] for schema in schemas}
+    if tables:
+        every_table = union_all(*(select(version_table(schema)) for schema in tables.values()))
+        for oid, revision in connection.execute(every_table):
+            found[tables[oid]].append(revision)
+    return {schema: tuple(revisions) for schema, revisions in found.items()}
+
+
 def version_table(schema: str | None) -> TableClause:
-    return table("alembic_version", column("version_num"), schema=schema)
+    # tableoid: PostgreSQL's own column naming the table each row comes from.
+    return table("alembic_version", column("tableoid"), column("version_num"), schema=schema)
