@@ -39,7 +39,8 @@ FAILS_IN_BROKEN_TENANTS = f"""
 """
 ADD_COLUMN = 'op.add_column("notes", sa.Column("colour", sa.String(20)))'
 CREATE_NOTES = 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True))'
-TENANTS_CLI = [sys.executable, "-m", "{{ cookiecutter.package_name }}.tenants"]
+PACKAGE = "{{ cookiecutter.package_name }}"
+TENANTS_CLI = [sys.executable, "-m", f"{PACKAGE}.tenants"]
 
 
 @pytest.fixture

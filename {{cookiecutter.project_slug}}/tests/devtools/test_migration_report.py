@@ -69,6 +69,21 @@ from sqlalchemy import Connection, text
 def seed(connection: Connection, revision: str | None) -> None:
     connection.execute(text("INSERT INTO gadgets (name) VALUES ('a'), ('b'), ('c')"))
 """
+# docs/migrations.md shows this one (tests/migrations/test_worked_examples.py checks it).
+DOCUMENTED_FIXTURES = '''
+from sqlalchemy import Connection, text
+
+
+def seed(connection: Connection, revision: str | None) -> None:
+    """revision: the one the scratch database is at (None: empty)."""
+    connection.execute(text("INSERT INTO authors (name, email) VALUES ('Ann', 'ann@example.com')"))
+    connection.execute(
+        text(
+            "INSERT INTO books (title, pages, author_id) "
+            "SELECT 'Book', 10, 1 FROM generate_series(1, 500)"
+        )
+    )
+'''
 
 
 @pytest.fixture
@@ -175,6 +190,19 @@ def test_the_markdown_report_has_a_summary_sections_findings_and_a_diagram(
     assert "ALTER TABLE gadgets DROP COLUMN name;" in markdown  # the offline SQL
 
 
+{% if cookiecutter.example_model == "yes" -%}
+def test_the_documented_fixtures_seed_the_scratch_database(
+    migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (Path.cwd() / "fixtures.py").write_text(DOCUMENTED_FIXTURES)
+    migrations.add("isbn", 'op.add_column("books", sa.Column("isbn", sa.String(20)))')
+
+    (revision,) = json_report(capsys, revision_file(migrations, "isbn"))["revisions"]
+
+    assert statement(revision, "ALTER TABLE books ADD COLUMN isbn")["rows"] == {"books": 500}
+
+
+{% endif -%}
 def test_a_revision_that_fails_on_the_scratch_database_is_red(
     migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
 ) -> None:
