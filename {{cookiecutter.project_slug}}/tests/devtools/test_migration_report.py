@@ -195,11 +195,13 @@ def test_the_documented_fixtures_seed_the_scratch_database(
     migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (Path.cwd() / "fixtures.py").write_text(DOCUMENTED_FIXTURES)
-    migrations.add("isbn", 'op.add_column("books", sa.Column("isbn", sa.String(20)))')
+    add_column = 'op.add_column("books", sa.Column("shelf_mark", sa.String(20)))'
+    migrations.add("shelf_mark", add_column)
 
-    (revision,) = json_report(capsys, revision_file(migrations, "isbn"))["revisions"]
+    (revision,) = json_report(capsys, revision_file(migrations, "shelf_mark"))["revisions"]
 
-    assert statement(revision, "ALTER TABLE books ADD COLUMN isbn")["rows"] == {"books": 500}
+    added = statement(revision, "ALTER TABLE books ADD COLUMN shelf_mark")
+    assert added["rows"] == {"books": 500}
 
 
 {% endif -%}
