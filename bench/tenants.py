@@ -16,52 +16,13 @@ from pathlib import Path
 
 from bench.common import clean_env, install, median, remove, scratch_database, sqlalchemy_url
 from bench.report import table
-from tests.helpers import bake
+from tests.helpers import TENANT_COLUMN_REVISION, bake
 
 SEQUENTIAL, RUNNER = "one after another", "fan-out runner"
 WORKERS = {SEQUENTIAL: "1", RUNNER: "4"}
 # The runner's closing line: the tenant phase alone, without start-up or the shared schema.
 TENANT_PHASE = re.compile(r"Tenants: (\d+)/\d+ done, (\d+) failed, in ([0-9.]+)s")
 REVISION_ID = "be0c0000c01a"
-REVISION = '''"""Bench: one nullable column in every tenant.
-
-Review checklist (tick each box with [x] before merging):
-- [x] Reviewed
-"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{down_revision}"
-branch_labels = None
-depends_on = None
-phase = "pre-deploy"
-
-
-def upgrade(scope: str) -> None:
-    globals()["upgrade_" + scope]()
-
-
-def downgrade(scope: str) -> None:
-    globals()["downgrade_" + scope]()
-
-
-def upgrade_shared() -> None:
-    pass
-
-
-def downgrade_shared() -> None:
-    pass
-
-
-def upgrade_tenant() -> None:
-    op.add_column("authors", sa.Column("bench_note", sa.Text(), nullable=True))
-
-
-def downgrade_tenant() -> None:
-    op.drop_column("authors", "bench_note")
-'''
 
 
 @dataclass
@@ -125,7 +86,14 @@ def measure_size(project: Project, scratch: Path, size: int, repeats: int) -> Re
     project.create(names_file(scratch, "t", size), WORKERS[RUNNER], project.url)
     down_revision = current_head(project)
     revision = project.path / "migrations/versions" / f"{REVISION_ID}_bench.py"
-    revision.write_text(REVISION.format(revision=REVISION_ID, down_revision=down_revision))
+    revision.write_text(
+        TENANT_COLUMN_REVISION.format(
+            message="Bench: one nullable column in every tenant.",
+            revision=REVISION_ID,
+            down_revision=down_revision,
+            column="bench_note",
+        )
+    )
     try:
         for repeat in range(repeats):
             # Alternate which goes first, so neither always runs on a warmer machine.

@@ -168,3 +168,45 @@ def install(project: Path, env: dict[str, str]) -> dict[str, str]:
         venv_env,
     )
     return venv_env
+
+
+# A schema-per-tenant revision, checklist ticked: one nullable column on every tenant's authors.
+TENANT_COLUMN_REVISION = '''"""{message}
+
+Review checklist (tick each box with [x] before merging):
+- [x] Reviewed
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{down_revision}"
+branch_labels = None
+depends_on = None
+phase = "pre-deploy"
+
+
+def upgrade(scope: str) -> None:
+    globals()["upgrade_" + scope]()
+
+
+def downgrade(scope: str) -> None:
+    globals()["downgrade_" + scope]()
+
+
+def upgrade_shared() -> None:
+    pass
+
+
+def downgrade_shared() -> None:
+    pass
+
+
+def upgrade_tenant() -> None:
+    op.add_column("authors", sa.Column("{column}", sa.Text(), nullable=True))
+
+
+def downgrade_tenant() -> None:
+    op.drop_column("authors", "{column}")
+'''

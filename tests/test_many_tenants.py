@@ -10,50 +10,19 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.helpers import POSTGRES_SERVER, SLUG, bake, install, run, scratch_postgres_database
+from tests.helpers import (
+    POSTGRES_SERVER,
+    SLUG,
+    TENANT_COLUMN_REVISION,
+    bake,
+    install,
+    run,
+    scratch_postgres_database,
+)
 
 pytestmark = pytest.mark.realdb
 
 TENANTS = 1000
-REVISION = '''"""Add a note to every author.
-
-Review checklist (tick each box with [x] before merging):
-- [x] Reviewed
-"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "ab1e00000001"
-down_revision = "{down_revision}"
-branch_labels = None
-depends_on = None
-phase = "pre-deploy"
-
-
-def upgrade(scope: str) -> None:
-    globals()["upgrade_" + scope]()
-
-
-def downgrade(scope: str) -> None:
-    globals()["downgrade_" + scope]()
-
-
-def upgrade_shared() -> None:
-    pass
-
-
-def downgrade_shared() -> None:
-    pass
-
-
-def upgrade_tenant() -> None:
-    op.add_column("authors", sa.Column("note", sa.Text(), nullable=True))
-
-
-def downgrade_tenant() -> None:
-    op.drop_column("authors", "note")
-'''
 
 
 def count(database: str, query: str) -> int:
@@ -87,7 +56,12 @@ def test_a_thousand_tenants_are_created_and_upgraded_by_the_runner(
         assert f"Tenants: {TENANTS}/{TENANTS} done, 0 failed" in created.stderr
         head = run(["alembic", "heads"], project, env).stdout.split()[0]
         (project / "migrations/versions/ab1e00000001_add_note.py").write_text(
-            REVISION.format(down_revision=head)
+            TENANT_COLUMN_REVISION.format(
+                message="Add a note to every author.",
+                revision="ab1e00000001",
+                down_revision=head,
+                column="note",
+            )
         )
 
         upgraded = run(["alembic", "upgrade", "head"], project, env)

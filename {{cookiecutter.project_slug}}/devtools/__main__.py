@@ -4,6 +4,7 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from devtools.migration_lint import history, lint, registry{{ ", squawk" if cookiecutter.database == "postgresql" }}
@@ -34,12 +35,11 @@ def check_heads() -> int:
     return lint.CLEAN
 
 
-def migration_roundtrip() -> int:
-    """Upgrade, check, downgrade and upgrade again on a scratch database, never your own."""
-    # Only this command needs the application and a database driver; the linter needs neither.
+def with_migration_url(name: str, work: Callable[[str], int]) -> int:
+    """work(the URL migrations use), or one line naming what is wrong with it."""
+    # Only these commands need the application and a database driver; the linter needs neither.
     from sqlalchemy.exc import DBAPIError
 
-    from devtools.scratch import scratch_database, scratch_environment
     from {{ cookiecutter.package_name }}.db import explain_connection_error
     from {{ cookiecutter.package_name }}.migrator.config import direct_url
     from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
@@ -47,20 +47,26 @@ def migration_roundtrip() -> int:
     try:
         database_url, variable = direct_url(get_settings())
     except ConfigurationError as error:
-        print(f"migration-roundtrip: {error}", file=sys.stderr)
+        print(f"{name}: {error}", file=sys.stderr)
         return lint.UNUSABLE
     try:
-        with scratch_database(database_url, ROUNDTRIP_PREFIX) as scratch:
-            environment = scratch_environment(os.environ, scratch)
-            for arguments in ROUNDTRIP:
-                print(f"migration-roundtrip: alembic {' '.join(arguments)}", flush=True)
-                command = [sys.executable, "-m", "alembic", *arguments]
-                if (code := subprocess.run(command, env=environment, check=False).returncode) != 0:
-                    return code
+        return work(database_url)
     except (OSError, DBAPIError) as error:
-        reason = explain_connection_error(database_url, error, variable)
-        print(f"migration-roundtrip: {reason}", file=sys.stderr)
+        print(f"{name}: {explain_connection_error(database_url, error, variable)}", file=sys.stderr)
         return lint.UNUSABLE
+
+
+def migration_roundtrip(database_url: str) -> int:
+    """Upgrade, check, downgrade and upgrade again on a scratch database, never your own."""
+    from devtools.scratch import scratch_database, scratch_environment
+
+    with scratch_database(database_url, ROUNDTRIP_PREFIX) as scratch:
+        environment = scratch_environment(os.environ, scratch)
+        for arguments in ROUNDTRIP:
+            print(f"migration-roundtrip: alembic {' '.join(arguments)}", flush=True)
+            command = [sys.executable, "-m", "alembic", *arguments]
+            if (code := subprocess.run(command, env=environment, check=False).returncode) != 0:
+                return code
     return lint.CLEAN
 
 
@@ -74,25 +80,13 @@ def n_minus_one(base: str | None) -> int:
     )
     return lint.UNUSABLE
 {%- else %}
-    from sqlalchemy.exc import DBAPIError
-
     from devtools.n_minus_one import run as run_n_minus_one
-    from {{ cookiecutter.package_name }}.db import explain_connection_error
-    from {{ cookiecutter.package_name }}.migrator.config import direct_url
-    from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
-    try:
-        database_url, variable = direct_url(get_settings())
-    except ConfigurationError as error:
-        print(f"n-minus-one: {error}", file=sys.stderr)
-        return lint.UNUSABLE
     package = "{{ cookiecutter.package_name }}"
-    try:
-        return run_n_minus_one(database_url, base, package, N_MINUS_ONE_PREFIX)
-    except (OSError, DBAPIError) as error:
-        reason = explain_connection_error(database_url, error, variable)
-        print(f"n-minus-one: {reason}", file=sys.stderr)
-        return lint.UNUSABLE
+    return with_migration_url(
+        "n-minus-one",
+        lambda database_url: run_n_minus_one(database_url, base, package, N_MINUS_ONE_PREFIX),
+    )
 {%- endif %}
 
 
@@ -165,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-heads":
         return check_heads()
     if args.command == "migration-roundtrip":
-        return migration_roundtrip()
+        return with_migration_url("migration-roundtrip", migration_roundtrip)
     if args.rules:
         print(registry.markdown_table())
         return 0

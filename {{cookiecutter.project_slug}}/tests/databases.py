@@ -88,3 +88,18 @@ def run_alembic(
             await connection.run_sync(lambda sync: command(build_config(sync, **config_options)))
 
     asyncio.run(run())
+
+
+def execute_outside_transaction(database_url: str, *statements: str) -> None:
+    """Statements in autocommit, as CONCURRENTLY needs them."""
+
+    async def run_them() -> None:
+        engine = engine_for(database_url).execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_them())

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from alembic.command import upgrade
 from sqlalchemy import text
 
-from tests.databases import on_connection, run_alembic
+from tests.databases import on_connection
 from tests.fixtures.scratch_migrations import ScratchMigrations, alembic_environment, run
 
 
@@ -31,11 +30,7 @@ def test_autogenerate_on_a_database_that_is_behind(tmp_path: Path, database_url:
 def test_a_database_at_a_revision_from_another_branch(tmp_path: Path, database_url: str) -> None:
     migrations = ScratchMigrations(tmp_path)
     migrations.add("b4a2c0000001", upgrade="pass")
-    run_alembic(
-        database_url,
-        lambda config: upgrade(config, "head"),
-        script_location=migrations.versions.parent,
-    )
+    migrations.migrate(database_url, "head")
     (migrations.versions / "b4a2c0000001_test.py").unlink()  # as after `git switch main`
 
     line = failed_line(migrations, database_url, "upgrade", "head")

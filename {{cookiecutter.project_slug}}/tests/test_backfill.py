@@ -9,11 +9,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-from alembic.command import upgrade
 from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.migrator.session import APPLICATION_NAME
-from tests.databases import connected, query, run_alembic
+from tests.databases import connected, query
 from tests.fixtures.scratch_migrations import (
     HUNG_SECONDS,
     PROJECT,
@@ -68,11 +67,7 @@ def items_then_backfill(tmp_path: Path, database_url: str) -> tuple[ScratchMigra
     migrations = ScratchMigrations(tmp_path)
     created = migrations.add("bac000000001", upgrade=CREATE_ITEMS)
     migrations.add("bac000000002", upgrade=BACKFILL_STATUS)
-    run_alembic(
-        database_url,
-        lambda config: upgrade(config, created),
-        script_location=migrations.versions.parent,
-    )
+    migrations.migrate(database_url, created)
     return migrations, created
 
 

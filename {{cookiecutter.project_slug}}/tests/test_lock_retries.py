@@ -50,11 +50,7 @@ def widgets_then_colour(
     migrations = ScratchMigrations(tmp_path)
     created = migrations.add("10c000000001", upgrade=CREATE_WIDGETS)
     migrations.add("10c000000002", upgrade=add_colour)
-    run_alembic(
-        database_url,
-        lambda config: upgrade(config, created),
-        script_location=migrations.versions.parent,
-    )
+    migrations.migrate(database_url, created)
     return migrations, created
 
 

@@ -125,11 +125,7 @@ def test_a_blocked_migration_gives_up_after_the_lock_timeout(
     migrations.add(
         "b10cced00002", upgrade='op.add_column("widgets", sa.Column("colour", sa.String(20)))'
     )
-    run_alembic(
-        database_url,
-        lambda config: upgrade(config, created),
-        script_location=migrations.versions.parent,
-    )
+    migrations.migrate(database_url, created)
     # Retries, and the sessions they name, are tests/test_lock_retries.py's.
     environment = alembic_environment(
         database_url, MIGRATION_LOCK_TIMEOUT="1s", MIGRATION_LOCK_RETRIES="0"

@@ -7,7 +7,6 @@ The others call the rewriter on autogenerate's operations directly.
 """
 
 import argparse
-import asyncio
 import re
 import shutil
 import sys
@@ -19,7 +18,6 @@ from alembic.command import upgrade
 from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.migrator.autogenerate import safe_revisions
 from {{ cookiecutter.package_name }}.migrator.operations import (
@@ -32,7 +30,7 @@ from {{ cookiecutter.package_name }}.migrator.operations import (
 )
 from {{ cookiecutter.package_name }}.migrator.phases import NEW_REVISION_PHASES
 from {{ cookiecutter.package_name }}.migrator.rewriter import safe_revisions as rewritten_revisions
-from tests.databases import engine_for, query, run_alembic
+from tests.databases import execute_outside_transaction, query, run_alembic
 from tests.fixtures.scratch_migrations import (
     PROJECT,
     ScratchMigrations,
@@ -70,19 +68,6 @@ COLUMNS = """
 """
 
 
-def execute(database_url: str, statements: list[str]) -> None:
-    async def run_them() -> None:
-        engine = engine_for(database_url).execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                for statement in statements:
-                    await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run_them())
-
-
 def written_backfills(source: str) -> str:
     """The revision with each TODO(backfill) replaced by the backfill it asks for."""
 
@@ -117,7 +102,7 @@ def test_autogenerate_writes_the_safe_form_in_two_phases_that_deploy_and_roll_ba
     shutil.copy(PROJECT / ".squawk.toml", tmp_path / ".squawk.toml")
     run_alembic(database_url, lambda config: upgrade(config, "head"))
     start = migrations.head
-    execute(database_url, SEED + DRIFT)
+    execute_outside_transaction(database_url, *SEED, *DRIFT)
     before = set(migrations.versions.glob("*.py"))
     environment = alembic_environment(database_url)
 

@@ -4,16 +4,13 @@ Each one runs up and down, meets what a failed or killed run leaves behind, and 
 shows where it commits. Unqualified names resolve in the schema the tests migrate.
 """
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from alembic.command import downgrade, upgrade
 from alembic.util import CommandError
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tests.databases import engine_for, query, run_alembic
+from tests.databases import execute_outside_transaction, query
 from tests.fixtures.scratch_migrations import (
     ScratchMigrations,
     alembic_environment,
@@ -40,30 +37,6 @@ CONSTRAINTS = """
     WHERE conrelid = to_regclass(:table) ORDER BY conname
 """
 OFFLINE_URL = "postgresql+asyncpg://offline@localhost/offline"
-
-
-def execute(database_url: str, *statements: str) -> None:
-    """Statements outside any transaction, as CONCURRENTLY needs them."""
-
-    async def run_them() -> None:
-        engine = engine_for(database_url).execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                for statement in statements:
-                    await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run_them())
-
-
-def migrate(database_url: str, migrations: ScratchMigrations, to: str) -> None:
-    command = downgrade if to.startswith("-") or to == "base" else upgrade
-    run_alembic(
-        database_url,
-        lambda config: command(config, to),
-        script_location=migrations.versions.parent,
-    )
 
 
 def constraints(database_url: str, table: str) -> list[tuple[str, str, bool]]:
@@ -95,21 +68,21 @@ def test_an_invalid_index_left_by_a_failed_build_is_dropped_and_built_again(
         upgrade='op.create_index_concurrently("ix_widgets_name", "widgets", ["name"])',
         downgrade='op.drop_index_concurrently("ix_widgets_name", "widgets")',
     )
-    migrate(database_url, migrations, "5afe00000001")
-    execute(database_url, "INSERT INTO widgets (name) VALUES ('a'), ('a')")
+    migrations.migrate(database_url, "5afe00000001")
+    execute_outside_transaction(database_url, "INSERT INTO widgets (name) VALUES ('a'), ('a')")
     # What a build that failed (here: on duplicates) or was killed leaves behind.
     with pytest.raises(DBAPIError, match="could not create unique index"):
-        execute(
+        execute_outside_transaction(
             database_url,
             "CREATE UNIQUE INDEX CONCURRENTLY ix_widgets_name ON widgets (name)",
         )
     assert query(database_url, IS_VALID, name="ix_widgets_name") == [(False, True)]
 
-    migrate(database_url, migrations, "head")
+    migrations.migrate(database_url, "head")
 
     assert query(database_url, IS_VALID, name="ix_widgets_name") == [(True, False)]
 
-    migrate(database_url, migrations, "-1")
+    migrations.migrate(database_url, "-1")
 
     assert query(database_url, IS_VALID, name="ix_widgets_name") == []
 
@@ -127,23 +100,23 @@ def test_a_foreign_key_is_added_not_valid_and_validated_in_a_later_transaction(
         """,
         downgrade=f'op.drop_constraint("{FOREIGN_KEY}", "widgets", type_="foreignkey")',
     )
-    migrate(database_url, migrations, "5afe00000001")
-    execute(database_url, "INSERT INTO owners VALUES (1)")
-    execute(database_url, "INSERT INTO widgets (owner_id) VALUES (1), (2)")
+    migrations.migrate(database_url, "5afe00000001")
+    execute_outside_transaction(database_url, "INSERT INTO owners VALUES (1)")
+    execute_outside_transaction(database_url, "INSERT INTO widgets (owner_id) VALUES (1), (2)")
 
     # The orphan row is only found by the validation, after the constraint was committed.
     with pytest.raises(IntegrityError, match="violates foreign key constraint"):
-        migrate(database_url, migrations, "head")
+        migrations.migrate(database_url, "head")
     assert constraints(database_url, "widgets") == [
         (FOREIGN_KEY, "f", False),
         ("pk_widgets", "p", True),
     ]
     with pytest.raises(IntegrityError, match=FOREIGN_KEY):
-        execute(database_url, "INSERT INTO widgets (owner_id) VALUES (3)")
+        execute_outside_transaction(database_url, "INSERT INTO widgets (owner_id) VALUES (3)")
 
     # Run again once the data is fixed: the constraint left behind is kept and validated.
-    execute(database_url, "DELETE FROM widgets WHERE owner_id = 2")
-    migrate(database_url, migrations, "head")
+    execute_outside_transaction(database_url, "DELETE FROM widgets WHERE owner_id = 2")
+    migrations.migrate(database_url, "head")
 
     assert constraints(database_url, "widgets") == [
         (FOREIGN_KEY, "f", True),
@@ -155,7 +128,7 @@ def test_a_foreign_key_is_added_not_valid_and_validated_in_a_later_transaction(
     assert "COMMIT;" in sql[added:validated]
     assert f"DROP CONSTRAINT IF EXISTS {FOREIGN_KEY}" in sql[:added]
 
-    migrate(database_url, migrations, "-1")
+    migrations.migrate(database_url, "-1")
 
     assert constraints(database_url, "widgets") == [("pk_widgets", "p", True)]
 
@@ -176,14 +149,14 @@ def test_a_check_is_added_not_valid_and_validated(
         "5afe00000003",
         upgrade='op.validate_constraint("ck_widgets_name_short", "widgets")',
     )
-    migrate(database_url, migrations, "5afe00000001")
-    execute(database_url, "INSERT INTO widgets (name) VALUES ('short')")
+    migrations.migrate(database_url, "5afe00000001")
+    execute_outside_transaction(database_url, "INSERT INTO widgets (name) VALUES ('short')")
 
-    migrate(database_url, migrations, "5afe00000002")
+    migrations.migrate(database_url, "5afe00000002")
 
     assert ("ck_widgets_name_short", "c", False) in constraints(database_url, "widgets")
 
-    migrate(database_url, migrations, "head")
+    migrations.migrate(database_url, "head")
 
     assert ("ck_widgets_name_short", "c", True) in constraints(database_url, "widgets")
 
@@ -196,18 +169,18 @@ def test_set_not_null_goes_through_a_validated_check_and_leaves_none_behind(
         upgrade='op.set_not_null("widgets", "name")',
         downgrade='op.alter_column("widgets", "name", nullable=True)',
     )
-    migrate(database_url, migrations, "5afe00000001")
-    execute(database_url, "INSERT INTO widgets (name) VALUES ('a'), (NULL)")
+    migrations.migrate(database_url, "5afe00000001")
+    execute_outside_transaction(database_url, "INSERT INTO widgets (name) VALUES ('a'), (NULL)")
 
     with pytest.raises(CommandError) as refused:
-        migrate(database_url, migrations, "head")
+        migrations.migrate(database_url, "head")
     assert str(refused.value) == (
         "widgets.name is NULL in some rows: set_not_null needs them filled first (write the "
         "backfill above it, where autogenerate left a TODO(backfill))"
     )
 
-    execute(database_url, "UPDATE widgets SET name = 'b' WHERE name IS NULL")
-    migrate(database_url, migrations, "head")
+    execute_outside_transaction(database_url, "UPDATE widgets SET name = 'b' WHERE name IS NULL")
+    migrations.migrate(database_url, "head")
 
     not_null = """
         SELECT is_nullable FROM information_schema.columns
@@ -234,7 +207,7 @@ def test_set_not_null_goes_through_a_validated_check_and_leaves_none_behind(
     assert positions == sorted(positions)
     assert "COMMIT;" not in sql[positions[3] : positions[6]]
 
-    migrate(database_url, migrations, "-1")
+    migrations.migrate(database_url, "-1")
 
     assert query(database_url, not_null) == [("YES",)]
 
@@ -247,22 +220,22 @@ def test_a_unique_constraint_is_attached_to_an_index_built_concurrently(
         upgrade='op.create_unique_constraint_concurrently("uq_widgets_name", "widgets", ["name"])',
         downgrade='op.drop_constraint("uq_widgets_name", "widgets", type_="unique")',
     )
-    migrate(database_url, migrations, "5afe00000001")
-    execute(database_url, "INSERT INTO widgets (name) VALUES ('a'), ('a')")
+    migrations.migrate(database_url, "5afe00000001")
+    execute_outside_transaction(database_url, "INSERT INTO widgets (name) VALUES ('a'), ('a')")
 
     with pytest.raises(DBAPIError, match="could not create unique index"):
-        migrate(database_url, migrations, "head")
+        migrations.migrate(database_url, "head")
     assert query(database_url, IS_VALID, name="uq_widgets_name") == [(False, True)]
 
-    execute(database_url, "UPDATE widgets SET name = 'b' WHERE id = 2")
-    migrate(database_url, migrations, "head")
+    execute_outside_transaction(database_url, "UPDATE widgets SET name = 'b' WHERE id = 2")
+    migrations.migrate(database_url, "head")
 
     assert query(database_url, IS_VALID, name="uq_widgets_name") == [(True, True)]
     assert ("uq_widgets_name", "u", True) in constraints(database_url, "widgets")
     with pytest.raises(IntegrityError, match="uq_widgets_name"):
-        execute(database_url, "INSERT INTO widgets (name) VALUES ('a')")
+        execute_outside_transaction(database_url, "INSERT INTO widgets (name) VALUES ('a')")
 
-    migrate(database_url, migrations, "-1")
+    migrations.migrate(database_url, "-1")
 
     assert query(database_url, IS_VALID, name="uq_widgets_name") == []
 

@@ -48,36 +48,32 @@ def schema_argument(schema: str | None) -> str:
     return f", schema={schema!r}" if schema else ""
 
 
-@renderers.dispatch_for(CreateIndexConcurrentlyOp)
-def render_create_index_concurrently(
-    autogen_context: AutogenContext, operation: CreateIndexConcurrentlyOp
-) -> list[str]:
-    old, new = "create_index", "create_index_concurrently"
-    return renamed(autogen_context, operation, ops.CreateIndexOp, old, new)
+def render_as_renamed(safe: type, plain: type, old: str, new: str) -> None:
+    """Make autogenerate write `safe` as it writes `plain`, calling `new` instead of `old`."""
+
+    def render(autogen_context: AutogenContext, operation: Any) -> list[str]:
+        return renamed(autogen_context, operation, plain, old, new)
+
+    renderers.dispatch_for(safe)(render)
 
 
-@renderers.dispatch_for(DropIndexConcurrentlyOp)
-def render_drop_index_concurrently(
-    autogen_context: AutogenContext, operation: DropIndexConcurrentlyOp
-) -> list[str]:
-    old, new = "drop_index", "drop_index_concurrently"
-    return renamed(autogen_context, operation, ops.DropIndexOp, old, new)
-
-
-@renderers.dispatch_for(CreateUniqueConstraintConcurrentlyOp)
-def render_create_unique_constraint_concurrently(
-    autogen_context: AutogenContext, operation: CreateUniqueConstraintConcurrentlyOp
-) -> list[str]:
-    old, new = "create_unique_constraint", "create_unique_constraint_concurrently"
-    return renamed(autogen_context, operation, ops.CreateUniqueConstraintOp, old, new)
-
-
-@renderers.dispatch_for(CreateForeignKeyNotValidOp)
-def render_create_foreign_key_not_valid(
-    autogen_context: AutogenContext, operation: CreateForeignKeyNotValidOp
-) -> list[str]:
-    old, new = "create_foreign_key", "create_foreign_key_not_valid"
-    return renamed(autogen_context, operation, ops.CreateForeignKeyOp, old, new)
+for safe, plain, old, new in [
+    (CreateIndexConcurrentlyOp, ops.CreateIndexOp, "create_index", "create_index_concurrently"),
+    (DropIndexConcurrentlyOp, ops.DropIndexOp, "drop_index", "drop_index_concurrently"),
+    (
+        CreateUniqueConstraintConcurrentlyOp,
+        ops.CreateUniqueConstraintOp,
+        "create_unique_constraint",
+        "create_unique_constraint_concurrently",
+    ),
+    (
+        CreateForeignKeyNotValidOp,
+        ops.CreateForeignKeyOp,
+        "create_foreign_key",
+        "create_foreign_key_not_valid",
+    ),
+]:
+    render_as_renamed(safe, plain, old, new)
 
 
 @renderers.dispatch_for(ValidateConstraintOp)
