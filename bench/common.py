@@ -1,4 +1,4 @@
-"""Baking, installing and timing baked projects; scratch PostgreSQL databases."""
+"""Baking, installing and timing baked projects; scratch PostgreSQL and MariaDB databases."""
 
 import json
 import os
@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests import helpers
-from tests.helpers import POSTGRES_SERVER, scratch_postgres_database
+from tests.helpers import (
+    MYSQL_SERVER,
+    POSTGRES_SERVER,
+    scratch_mysql_database,
+    scratch_postgres_database,
+)
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
 
@@ -96,6 +101,13 @@ def scratch_database() -> Iterator[str]:
     """A database of the bench's own on the local server; yields its asyncpg DSN."""
     with scratch_postgres_database("bench") as name:
         yield f"postgresql://{POSTGRES_SERVER}/{name}"
+
+
+@contextmanager
+def scratch_mysql_url() -> Iterator[str]:
+    """A database of the bench's own on the local MariaDB; yields its SQLAlchemy URL."""
+    with scratch_mysql_database("bench") as name:
+        yield f"mysql+aiomysql://{MYSQL_SERVER}/{name}"
 
 
 def sqlalchemy_url(dsn: str) -> str:

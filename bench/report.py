@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from bench.common import median
 from bench.scaling import Scaling
 from bench.suites import PerTest, SuiteResult
 
@@ -67,6 +68,7 @@ def per_test(result: PerTest, repeats: int) -> str:
 
 def scaling(results: list[Scaling], repeats: int) -> str:
     headers = [
+        "database",
         "N",
         "revisions",
         "stairway s",
@@ -78,8 +80,12 @@ def scaling(results: list[Scaling], repeats: int) -> str:
         "pytest-alembic ms/rev",
         "result",
     ]
+    by_database: dict[str, list[Scaling]] = {}
+    for result in results:
+        by_database.setdefault(result.database, []).append(result)
     body = [
         [
+            r.database,
             str(r.size),
             str(r.revisions),
             f"{r.stairway_wall:.2f} ({r.stairway_test:.2f})",
@@ -91,16 +97,28 @@ def scaling(results: list[Scaling], repeats: int) -> str:
             marginal(previous, r, lambda x: x.pytest_alembic_test),
             r.status,
         ]
-        for previous, r in zip([None, *results], results, strict=False)
+        for rows in by_database.values()
+        for previous, r in zip([None, *rows], rows, strict=False)
     ]
-    title = f"## Migration-suite scaling on PostgreSQL (medians of {repeats} paired runs)"
-    legend = (
+    title = f"## Migration-suite scaling (medians of {repeats} paired runs)"
+    legend = [
         "Pytest times are subprocess wall time, (in brackets) the test's own setup + call + "
-        "teardown inside pytest.\nThe floor is the same DDL sent by asyncpg on one connection, "
-        "up, down, up per revision.\n*ms/rev* is the in-test cost of each extra revision since "
-        "the previous N: flat when a suite scales linearly."
-    )
-    return f"{title}\n\n{table(headers, body)}\n\n{legend}\n\n{targets(results[-1])}"
+        "teardown inside pytest.",
+        "The floor is the same DDL, up, down, up per revision, on one connection: sent by "
+        "asyncpg on PostgreSQL, one round trip per step.",
+        "*ms/rev* is the in-test cost of each extra revision since the previous N of the same "
+        "database: flat when a suite scales linearly.",
+    ]
+    starts = [r.client_start for r in results if r.client_start is not None]
+    if starts:
+        legend.insert(
+            2,
+            "On MariaDB the floor is one `mariadb` client process reading the script, one round "
+            "trip per statement, its start and connection included "
+            f"(an empty script: {ms(median(starts))} ms).",
+        )
+    verdicts = [targets(rows[-1]) for rows in by_database.values()]
+    return "\n\n".join([title, table(headers, body), "\n".join(legend), *verdicts])
 
 
 def marginal(previous: Scaling | None, current: Scaling, pick: Callable[[Scaling], float]) -> str:
@@ -116,7 +134,7 @@ def targets(largest: Scaling) -> str:
 
     return "\n".join(
         [
-            f"Targets at N={largest.size}:",
+            f"Targets at N={largest.size} on {largest.database}:",
             f"- stairway >= 3x faster than pytest-alembic: "
             f"{1 / largest.over_pytest_alembic_wall:.1f}x wall "
             f"({verdict(largest.over_pytest_alembic_wall, MAX_OVER_PYTEST_ALEMBIC)}), "

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from bench import api_throughput, bakes, report, scaling, suites, tenants
-from bench.common import install, remove, scratch_database, sqlalchemy_url
-from tests.helpers import bake
+from bench.common import install, remove, scratch_database, scratch_mysql_url, sqlalchemy_url
+from tests.helpers import bake, mysql_problem
 
 
 def progress(message: str) -> None:
@@ -34,6 +34,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # MariaDB is first used after minutes of PostgreSQL work: say now that it is missing.
+    if problem := mysql_problem():
+        sys.exit(problem)
     started, load_at_start = time.perf_counter(), os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     sections = []
@@ -67,11 +70,21 @@ def main() -> None:
 
             measured = []
             for size in args.sizes:
-                progress(f"migration scaling at N={size}")
+                progress(f"migration scaling on PostgreSQL at N={size}")
                 measured.append(
                     scaling.measure(postgresql, package, url, scratch, size, args.scaling_repeats)
                 )
-            sections.append(report.scaling(measured, args.scaling_repeats))
+
+        progress("baking and installing a database=mysql project")
+        mysql = bake(scratch / "mysql", database="mysql")
+        install(mysql)
+        with scratch_mysql_url() as url:
+            for size in args.sizes:
+                progress(f"migration scaling on MariaDB at N={size}")
+                measured.append(
+                    scaling.measure(mysql, package, url, scratch, size, args.scaling_repeats)
+                )
+        sections.append(report.scaling(measured, args.scaling_repeats))
 
         progress("API throughput on one uvicorn worker")
         seconds = 1.5 if args.quick else 3.0

@@ -1,10 +1,18 @@
-"""Migration-suite scaling: the baked stairway vs pytest-alembic vs the raw-SQL floor."""
+"""Migration-suite scaling: the baked stairway vs pytest-alembic vs the raw-SQL floor.
 
+Alone: uv run python -m bench.scaling [--sizes 25,100,400] [--repeats 3] [--databases mysql]
+"""
+
+import argparse
 import asyncio
 import re
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +21,17 @@ import asyncpg
 from bench.common import (
     PytestRun,
     clean_env,
+    install,
     median,
     ratio,
+    remove,
     run_pytest,
     scratch_database,
+    scratch_mysql_url,
     sqlalchemy_url,
 )
 from bench.revisions import generate
+from tests.helpers import MYSQL_HOST, MYSQL_PORT, MYSQL_USER, bake, scratch_mysql_database
 
 STAIRWAY = "tests/migrations/test_schema.py::test_stairway"
 # The bake imports only pytest-alembic's model check (the stairway covers the rest): its up/down
@@ -79,15 +91,47 @@ def run_floor(steps: list[str]) -> float:
         return asyncio.run(_run_floor(dsn, steps))
 
 
+def mysql_client_seconds(script: str, database: str = "") -> float:
+    """Wall time of one `mariadb` client process running the script, start and connection included.
+
+    The bench's own environment has no MySQL driver; the client sends one statement per round
+    trip, on one connection, and MySQL commits each DDL statement on its own anyway.
+    """
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise OSError("no mariadb or mysql client on PATH: install mariadb-client")
+    command = [client, f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", f"--user={MYSQL_USER}"]
+    start = time.perf_counter()
+    finished = subprocess.run(
+        [*command, "--batch", *([database] if database else [])],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if finished.returncode != 0:
+        raise RuntimeError(f"the MariaDB floor script failed: {finished.stderr.strip()}")
+    return seconds
+
+
+def run_mysql_floor(steps: list[str]) -> float:
+    with scratch_mysql_database("bench") as name:
+        return mysql_client_seconds("\n".join(steps), name)
+
+
 @dataclass
 class Pair:
     stairway: PytestRun
     pytest_alembic: PytestRun
     floor: float
+    # MariaDB only: an empty script through the client, the part of its floor that is not DDL.
+    client_start: float | None = None
 
 
 @dataclass
 class Scaling:
+    database: str
     size: int
     revisions: int  # the generated ones plus the baked ones
     pairs: list[Pair] = field(default_factory=list)
@@ -114,6 +158,11 @@ class Scaling:
     @property
     def floor(self) -> float:
         return self._median(lambda p: p.floor)
+
+    @property
+    def client_start(self) -> float | None:
+        starts = [pair.client_start for pair in self.pairs if pair.client_start is not None]
+        return median(starts) if starts else None
 
     # Ratios are taken within each pair, then the median, so a noisy moment cancels out.
     @property
@@ -142,6 +191,7 @@ class Scaling:
 def measure(
     project: Path, package: str, url: str, scratch: Path, size: int, repeats: int
 ) -> Scaling:
+    """`url` is the SQLAlchemy URL the baked tests get, on PostgreSQL or MariaDB."""
     ids = generate(project, package, size)
     (project / PYTEST_ALEMBIC_MODULE).write_text(
         "from pytest_alembic.tests import test_up_down_consistency\n\n"
@@ -149,13 +199,56 @@ def measure(
     )
     # Compiled once here, so no timed run pays for writing the bytecode of fresh files.
     subprocess.run([".venv/bin/python", "-m", "compileall", "-q", "migrations"], cwd=project)
-    steps = floor_steps(project, sqlalchemy_url(url), ids[-1])
-    result = Scaling(size, len(steps) // 3)
+    steps = floor_steps(project, url, ids[-1])
+    mysql = url.startswith("mysql")
+    result = Scaling("MariaDB" if mysql else "PostgreSQL", size, len(steps) // 3)
     for repeat in range(repeats):
         # Alternate which goes first, so neither always runs on a warmer machine.
         runs = {}
         order = [STAIRWAY, PYTEST_ALEMBIC] if repeat % 2 == 0 else [PYTEST_ALEMBIC, STAIRWAY]
         for test in order:
-            runs[test] = run_pytest(project, sqlalchemy_url(url), [test], scratch)
-        result.pairs.append(Pair(runs[STAIRWAY], runs[PYTEST_ALEMBIC], run_floor(steps)))
+            runs[test] = run_pytest(project, url, [test], scratch)
+        floor = run_mysql_floor(steps) if mysql else run_floor(steps)
+        start = mysql_client_seconds("") if mysql else None
+        result.pairs.append(Pair(runs[STAIRWAY], runs[PYTEST_ALEMBIC], floor, start))
     return result
+
+
+@contextmanager
+def bench_url(database: str) -> Iterator[str]:
+    """A scratch database of the bench's own for a bake answering `database`."""
+    if database == "mysql":
+        with scratch_mysql_url() as url:
+            yield url
+    else:
+        with scratch_database() as dsn:
+            yield sqlalchemy_url(dsn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="25,100,400", help="revision counts, e.g. 25,100")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--databases", default="postgresql,mysql", help="bake answers")
+    args = parser.parse_args()
+    # Imported here: report imports this module for its types.
+    from bench import report
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+    measured = []
+    try:
+        for database in args.databases.split(","):
+            project = bake(scratch / database, database=database)
+            install(project)
+            package = next((project / "src").iterdir()).name
+            with bench_url(database) as url:
+                for size in [int(size) for size in args.sizes.split(",")]:
+                    print(f"[bench] {database} at N={size}", file=sys.stderr, flush=True)
+                    measured.append(measure(project, package, url, scratch, size, args.repeats))
+    finally:
+        remove(scratch)
+    print(report.scaling(measured, args.repeats))
+
+
+if __name__ == "__main__":
+    main()

@@ -82,6 +82,16 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
         ],
     ),
     ({"database": "postgresql", "example_model": "yes"}, ["tests/test_safe_autogenerate.py"]),
+    (
+        {"database": "mysql"},
+        [
+            "src/{package}/migrator/partial.py",
+            "src/{package}/migrator/one_per_revision.py",
+            "tests/test_mysql_safety.py",
+            "devtools/migration_lint/mysql.py",
+        ],
+    ),
+    ({"database": "mysql", "example_model": "yes"}, ["tests/test_one_per_revision.py"]),
 ]
 
 # Whole-file variants: (answers needed, target, variant). The variant, named
@@ -95,6 +105,12 @@ VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
         {"database": "sqlite"},
         "src/{package}/migrator/session.py",
         "src/{package}/migrator/session.sqlite.py",
+    ),
+    ({"database": "mysql"}, "compose.yaml", "compose.mysql.yaml"),
+    (
+        {"database": "mysql"},
+        "src/{package}/migrator/session.py",
+        "src/{package}/migrator/session.mysql.py",
     ),
 ]
 

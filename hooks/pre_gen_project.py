@@ -12,8 +12,16 @@ import sys
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 
 EXCLUDE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?")
-# The slug names the PostgreSQL database; PostgreSQL truncates longer names to 63 bytes.
-POSTGRES_NAME_LIMIT = 63
+# The slug names the database: PostgreSQL truncates longer names to 63 bytes, MySQL refuses
+# names over 64 characters.
+DATABASE_NAME_LIMITS = {"postgresql": 63, "mysql": 64}
+DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL"}
+KUBERNETES_GAPS = {
+    "sqlite": "the migration Jobs and the app's pods cannot share a SQLite file; "
+    "answer deploy=none or database=postgresql",
+    "mysql": "its migration Jobs are written and tested for PostgreSQL only; "
+    "answer deploy=none or database=postgresql",
+}
 
 
 def identifier_problem(option: str, value: str) -> str | None:
@@ -49,22 +57,21 @@ def problems(answers: dict[str, str]) -> list[str]:
         repeated = option == "package_name" and answers["package_name"] == answers["project_slug"]
         if problem and not repeated:
             found.append(problem)
+    database = answers["database"]
     slug_length = len(answers["project_slug"].encode())
-    if answers["database"] == "postgresql" and slug_length > POSTGRES_NAME_LIMIT:
+    limit = DATABASE_NAME_LIMITS.get(database)
+    if limit is not None and slug_length > limit:
         found.append(
-            f"project_slug is {slug_length} characters and names the PostgreSQL database, "
-            f"which allows {POSTGRES_NAME_LIMIT}: choose a shorter slug"
+            f"project_slug is {slug_length} characters and names the {DATABASE_NAMES[database]} "
+            f"database, which allows {limit}: choose a shorter slug"
         )
-    if answers["database"] == "sqlite" and answers["tenancy"] == "schema-per-tenant":
+    if database != "postgresql" and answers["tenancy"] == "schema-per-tenant":
         found.append(
-            "tenancy=schema-per-tenant needs PostgreSQL schemas, which database=sqlite lacks: "
-            "answer database=postgresql or tenancy=single"
+            f"tenancy=schema-per-tenant needs PostgreSQL schemas, which database={database} "
+            "lacks: answer database=postgresql or tenancy=single"
         )
-    if answers["deploy"] == "kubernetes" and answers["database"] != "postgresql":
-        found.append(
-            "deploy=kubernetes needs database=postgresql: the migration Jobs and the app's pods "
-            "cannot share a SQLite file; answer deploy=none or database=postgresql"
-        )
+    if answers["deploy"] == "kubernetes" and database != "postgresql":
+        found.append(f"deploy=kubernetes needs database=postgresql: {KUBERNETES_GAPS[database]}")
     if answers["deploy"] == "kubernetes" and answers["docker"] != "yes":
         found.append(
             "deploy=kubernetes runs the image the Dockerfile builds: answer docker=yes "

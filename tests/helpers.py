@@ -9,6 +9,7 @@ import importlib.util
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -25,6 +26,9 @@ from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgres@127.0.0.1:5432")
+# MariaDB (or MySQL) for the mysql bakes: a user that may create databases, no password.
+MYSQL_HOST, MYSQL_PORT, MYSQL_USER = "127.0.0.1", "3306", "root"
+MYSQL_SERVER = f"{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}"
 START_DATABASES = "start the test databases with `docker compose up -d --wait` in the template"
 
 
@@ -125,6 +129,42 @@ def scratch_postgres_database(prefix: str) -> Iterator[str]:
         yield name
     finally:
         asyncio.run(run_as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def mysql_client(sql: str, database: str = "") -> list[str]:
+    """The rows of one statement, through the `mariadb` (or `mysql`) command-line client."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise OSError("no mariadb or mysql client on PATH: install mariadb-client")
+    result = subprocess.run(
+        [client, f"--host={MYSQL_HOST}", f"--port={MYSQL_PORT}", f"--user={MYSQL_USER}",
+         "--connect-timeout=5", "--batch", "--skip-column-names", f"--execute={sql}",
+         *([database] if database else [])],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if result.returncode != 0:
+        raise OSError(result.stderr.strip())
+    return result.stdout.splitlines()
+
+
+def mysql_problem() -> str | None:
+    """Why the local MariaDB cannot be used, with how to start it; None when it can."""
+    try:
+        mysql_client("SELECT 1")
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"MariaDB at {MYSQL_SERVER} is unreachable ({error}): {START_DATABASES}"
+    return None
+
+
+@contextmanager
+def scratch_mysql_database(prefix: str) -> Iterator[str]:
+    """The name of a new utf8mb4 database on the local MariaDB, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    mysql_client(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    try:
+        yield name
+    finally:
+        mysql_client(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def run(

@@ -22,6 +22,11 @@ from tests.helpers import DEFAULTS, SLUG, VALID_COMBINATIONS, bake, combination_
 
 UNRENDERED = re.compile(r"\{\{ *cookiecutter|\{%-? *(if|endif|for|endfor|raw|else)")
 
+DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+}
 AWKWARD = {
     "project_name": 'Café "Quoted" \\ Service #2',
     "description": 'Says "hi" to C:\\new\\table, naïvely — *not* [markup] <b>',
@@ -32,6 +37,7 @@ AWKWARD_ON = [
     "postgresql-example-github-docker",
     "sqlite-no-example-gitlab-docker",
     "postgresql-tenants-example-no-ci-no-docker",
+    "mysql-example-github-docker",
 ]
 CASES = [
     *VALID_COMBINATIONS,
@@ -104,6 +110,10 @@ def expected_paths(answers: dict[str, str]) -> dict[str, bool]:
         "devtools/migration_lint/render.py": answers["database"] == "postgresql",
         "devtools/migration_report/__init__.py": True,
         "tests/test_pgbouncer.py": answers["database"] == "postgresql",
+        f"src/{package}/migrator/partial.py": answers["database"] == "mysql",
+        "tests/test_mysql_safety.py": answers["database"] == "mysql",
+        "tests/test_one_per_revision.py": answers["database"] == "mysql" and example,
+        f"src/{package}/migrator/one_per_revision.py": answers["database"] == "mysql",
         "deploy/kubernetes/app/deployment.yaml": answers["deploy"] == "kubernetes",
         "deploy/kubernetes/migrate.sh": answers["deploy"] == "kubernetes",
         # The post-gen hook records the bake for cruft (the template is a git checkout).
@@ -185,7 +195,7 @@ def test_ruff_lint_and_format_are_clean(baked: tuple[dict[str, str], Path]) -> N
 
 def test_env_example_points_at_the_chosen_database(baked: tuple[dict[str, str], Path]) -> None:
     answers, project = baked
-    driver = "postgresql+asyncpg" if answers["database"] == "postgresql" else "sqlite+aiosqlite"
+    driver = DRIVERS[answers["database"]]
     assert f"DATABASE_URL={driver}://" in (project / ".env.example").read_text()
     assert ".env\n" in (project / ".gitignore").read_text()
 

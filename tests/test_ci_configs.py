@@ -31,6 +31,16 @@ VERSION_COMMENT = re.compile(r"uses: \S+ # v\d+(\.\d+)*$")
 RELEASED_REV = re.compile(r"^v\d+\.\d+\.\d+$")
 MIGRATION_FILE = "migrations/versions/2026_11_25_1200-5c8a1d2e9f03_create_authors_and_books.py"
 POSTGRES_URL = f"postgresql+asyncpg://postgres@{{host}}:5432/{SLUG}"
+MYSQL_URL = f"mysql+aiomysql://root@{{host}}:3306/{SLUG}"
+# The CI service's image: MariaDB unless the repository (GitHub) or project (GitLab) variable
+# MYSQL_IMAGE names another, such as mysql:8.4.
+MYSQL_IMAGE_EXPRESSION = "${{ vars.MYSQL_IMAGE || 'mariadb:11' }}"
+# Each image has one of the two: mariadb:11 lost mysqladmin, mysql:8.4 never had healthcheck.sh.
+MYSQL_HEALTH_COMMAND = (
+    "healthcheck.sh --connect --innodb_initialized"
+    " || mysqladmin ping --host=127.0.0.1 --user=root --silent"
+)
+DATABASES = ["postgresql", "sqlite", "mysql"]
 SQLITE_URL = f"sqlite+aiosqlite:///./{SLUG}.db"
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE / ".github" / "workflows").glob("*.yml"))
 GITHUB = [answers for answers in VALID_COMBINATIONS if answers["ci"] == "github"]
@@ -151,7 +161,7 @@ def test_compose_file_passes_the_compose_spec(
 # --- what the GitHub workflow does -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", DATABASES)
 def test_github_workflow_runs_the_checks_against_the_chosen_database(
     tmp_path: Path, database: str
 ) -> None:
@@ -172,6 +182,14 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
         assert postgres["env"]["POSTGRES_DB"] == SLUG
         assert "--health-cmd" in postgres["options"]
         assert job["env"]["DATABASE_URL"] == POSTGRES_URL.format(host="127.0.0.1")
+    elif database == "mysql":
+        mysql = services["mysql"]
+        assert mysql["image"] == MYSQL_IMAGE_EXPRESSION
+        # The names both images read; root creates and drops the tests' own databases.
+        assert mysql["env"] == {"MYSQL_DATABASE": SLUG, "MYSQL_ALLOW_EMPTY_PASSWORD": "yes"}
+        assert mysql["ports"] == ["3306:3306"]
+        assert f'--health-cmd "{MYSQL_HEALTH_COMMAND}"' in mysql["options"]
+        assert job["env"]["DATABASE_URL"] == MYSQL_URL.format(host="127.0.0.1")
     else:
         assert services == {}
         assert job["env"]["DATABASE_URL"] == SQLITE_URL
@@ -182,7 +200,7 @@ def test_github_workflow_runs_the_checks_against_the_chosen_database(
 
     # CI runs exactly the sessions a bare `nox` runs on a laptop; the audit job adds its own.
     assert nox_sessions_run_by(commands) == set(default_nox_sessions(project))
-    if database == "postgresql":
+    if database != "sqlite":
         assert "alembic upgrade head --sql > migrations.sql" in commands
         upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
         assert upload["with"]["path"] == "migrations.sql"
@@ -212,7 +230,7 @@ def test_github_jobs_install_only_what_uv_lock_pins(tmp_path: Path, job_name: st
         assert "audit" not in default_nox_sessions(project), "needs the network: CI only"
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", DATABASES)
 def test_github_and_gitlab_run_the_same_commands(tmp_path: Path, database: str) -> None:
     """So test_real_projects.py, which runs the workflow's migration steps, covers GitLab too."""
     github = bake(tmp_path / "github", database=database, docker="no")
@@ -265,7 +283,7 @@ def test_actions_are_pinned_to_commits_with_a_version_comment(
             assert step["with"]["persist-credentials"] is False
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", DATABASES)
 def test_n_minus_one_runs_on_pull_and_merge_requests_against_the_base(
     tmp_path: Path, database: str
 ) -> None:
@@ -301,7 +319,7 @@ def test_n_minus_one_is_left_out_of_schema_per_tenant_bakes(tmp_path: Path) -> N
     assert "n-minus-one" not in load(gitlab / ".gitlab-ci.yml")
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", DATABASES)
 def test_the_migration_report_is_summarised_uploaded_and_one_comment(
     tmp_path: Path, database: str
 ) -> None:
@@ -352,7 +370,7 @@ def test_the_migration_report_is_summarised_uploaded_and_one_comment(
 # --- what the GitLab pipeline does -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", DATABASES)
 def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
     tmp_path: Path, database: str
 ) -> None:
@@ -364,6 +382,13 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
         assert service["name"] == "postgres:17"
         assert service["variables"]["POSTGRES_DB"] == SLUG
         assert job["variables"]["DATABASE_URL"] == POSTGRES_URL.format(host=service["alias"])
+    elif database == "mysql":
+        (service,) = job["services"]
+        # A project CI/CD variable MYSQL_IMAGE overrides the pipeline's default.
+        assert service["name"] == "$MYSQL_IMAGE"
+        assert pipeline["variables"]["MYSQL_IMAGE"] == "mariadb:11"
+        assert service["variables"] == {"MYSQL_DATABASE": SLUG, "MYSQL_ALLOW_EMPTY_PASSWORD": "yes"}
+        assert job["variables"]["DATABASE_URL"] == MYSQL_URL.format(host=service["alias"])
     else:
         assert "services" not in job
         assert job["variables"]["DATABASE_URL"] == SQLITE_URL
@@ -373,7 +398,8 @@ def test_gitlab_pipeline_runs_the_checks_against_the_chosen_database(
     assert installs_pgbouncer == (database == "postgresql")
     assert nox_sessions_run_by(job["script"]) == set(default_nox_sessions(project))
     assert nox_sessions_run_by(pipeline["audit"]["script"]) == {"audit"}
-    if database == "postgresql":
+    assert ("MYSQL_IMAGE" in pipeline["variables"]) == (database == "mysql")
+    if database != "sqlite":
         assert "alembic upgrade head --sql > migrations.sql" in job["script"]
         assert job["artifacts"]["paths"] == ["migrations.sql"]
     else:
@@ -510,6 +536,41 @@ def test_compose_runs_a_local_postgresql_and_migrates_only_on_request(tmp_path: 
     assert "profiles" not in app and "command" not in app
 
 
+def test_compose_with_mysql_runs_a_local_mariadb_in_utf8mb4_and_utc(tmp_path: Path) -> None:
+    project = bake(tmp_path, database="mysql", docker="yes")
+    compose = load(project / "compose.yaml")
+    services = compose["services"]
+    db = services["db"]
+    # MYSQL_IMAGE=mysql:8.4 switches, as in CI; both images read the MYSQL_ names.
+    assert db["image"] == "${MYSQL_IMAGE:-mariadb:11}"
+    assert db["environment"] == {"MYSQL_DATABASE": SLUG, "MYSQL_ALLOW_EMPTY_PASSWORD": "yes"}
+    assert db["command"] == [
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_unicode_ci",
+        "--default-time-zone=+00:00",
+    ]
+    assert db["ports"] == ["127.0.0.1:${MYSQL_PORT:-3306}:3306"]
+    assert db["healthcheck"]["test"] == ["CMD-SHELL", MYSQL_HEALTH_COMMAND]
+    assert db["volumes"] == ["db-data:/var/lib/mysql"]
+    assert list(compose["volumes"]) == ["db-data"]
+    # The database .env.example points at is the one compose creates.
+    env_example = (project / ".env.example").read_text()
+    assert f"DATABASE_URL={MYSQL_URL.format(host='127.0.0.1')}\n" in env_example
+
+    migrate, app = services["migrate"], services["app"]
+    assert migrate["profiles"] == ["migrate"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"]
+    for service in (migrate, app):
+        assert service["build"] == "."
+        assert service["environment"]["DATABASE_URL"] == MYSQL_URL.format(host="db")
+        assert service["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert "profiles" not in app and "command" not in app
+    # aiomysql is pure Python: the image is the PostgreSQL bake's, byte for byte.
+    postgresql = bake(tmp_path / "postgresql", docker="yes")
+    assert (project / "Dockerfile").read_text() == (postgresql / "Dockerfile").read_text()
+    assert (project / ".dockerignore").read_text() == (postgresql / ".dockerignore").read_text()
+
+
 def test_compose_with_sqlite_keeps_the_database_file_on_a_volume(tmp_path: Path) -> None:
     project = bake(tmp_path, database="sqlite")
     compose = load(project / "compose.yaml")
@@ -588,9 +649,15 @@ def test_template_workflows_pass_schema_and_zizmor() -> None:
         assert "concurrency" in workflow
 
 
-def test_template_workflow_runs_the_one_entry_point_with_postgresql() -> None:
+def test_template_workflow_runs_the_one_entry_point_with_postgresql_and_mariadb() -> None:
     (job,) = load(TEMPLATE / ".github" / "workflows" / "ci.yml")["jobs"].values()
     assert job["services"]["postgres"]["image"] == "postgres:17"
+    mariadb = job["services"]["mariadb"]
+    # What `.ci/run` requires: the oldest supported MariaDB, as compose.yaml starts it.
+    assert mariadb["image"] == load(TEMPLATE / "compose.yaml")["services"]["mariadb"]["image"]
+    assert mariadb["env"] == {"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD": "1"}
+    assert mariadb["ports"] == ["3306:3306"]
+    assert '--health-cmd "healthcheck.sh --connect --innodb_initialized"' in mariadb["options"]
     assert [step["run"] for step in job["steps"] if "run" in step] == ["bash .ci/run"]
 
 

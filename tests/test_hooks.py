@@ -83,19 +83,34 @@ def test_sqlite_with_docker_is_accepted() -> None:
     assert pre_gen.problems({**DEFAULTS, "database": "sqlite", "docker": "yes"}) == []
 
 
-def test_sqlite_with_schema_per_tenant_is_incompatible() -> None:
-    answers = {**DEFAULTS, "database": "sqlite", "tenancy": "schema-per-tenant"}
+@pytest.mark.parametrize("database", ["sqlite", "mysql"])
+def test_schema_per_tenant_needs_postgresql(database: str) -> None:
+    answers = {**DEFAULTS, "database": database, "tenancy": "schema-per-tenant"}
     [problem] = pre_gen.problems(answers)
-    assert problem.startswith("tenancy=schema-per-tenant needs PostgreSQL schemas")
+    assert problem == (
+        f"tenancy=schema-per-tenant needs PostgreSQL schemas, which database={database} lacks: "
+        "answer database=postgresql or tenancy=single"
+    )
+
+
+def test_a_mysql_database_name_is_at_most_64_characters() -> None:
+    answers = {**DEFAULTS, "database": "mysql", "project_slug": "s" * 65, "package_name": "pkg"}
+    [problem] = pre_gen.problems(answers)
+    assert problem == (
+        "project_slug is 65 characters and names the MySQL database, which allows 64: "
+        "choose a shorter slug"
+    )
+    assert pre_gen.problems({**answers, "project_slug": "s" * 64}) == []
 
 
 @pytest.mark.parametrize(
     ("answers", "expected"),
     [
-        ({"database": "sqlite"}, "deploy=kubernetes needs database=postgresql"),
+        ({"database": "sqlite"}, "deploy=kubernetes needs database=postgresql: the migration"),
+        ({"database": "mysql"}, "deploy=kubernetes needs database=postgresql: its migration"),
         ({"docker": "no"}, "deploy=kubernetes runs the image the Dockerfile builds"),
     ],
-    ids=["sqlite", "no-docker"],
+    ids=["sqlite", "mysql", "no-docker"],
 )
 def test_kubernetes_needs_postgresql_and_the_image(answers: dict[str, str], expected: str) -> None:
     [problem] = pre_gen.problems({**DEFAULTS, "deploy": "kubernetes", **answers})

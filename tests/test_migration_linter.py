@@ -65,14 +65,31 @@ def lint(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "answers",
-    [{}, {"database": "sqlite", "docker": "no"}, {"example_model": "no"}],
-    ids=["default", "sqlite", "no-example"],
+    [{}, {"database": "sqlite", "docker": "no"}, {"database": "mysql"}, {"example_model": "no"}],
+    ids=["default", "sqlite", "mysql", "no-example"],
 )
 def test_baked_migrations_lint_clean(tmp_path: Path, answers: dict[str, str]) -> None:
     project = bake(tmp_path, **answers)
     result = lint(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
+
+
+def test_mysql_bake_has_no_squawk_and_its_own_rules(tmp_path: Path) -> None:
+    """Squawk reads PostgreSQL: nothing of it is baked, run or documented for MySQL; the MySQL
+    rules stay out of the other bakes."""
+    project = bake(tmp_path / "mysql", database="mysql")
+    assert not [path for path in project.rglob("*") if "squawk" in path.name]
+    for text in ("pyproject.toml", "docs/migration-linter.md", "devtools/__main__.py"):
+        assert "squawk" not in (project / text).read_text().lower(), text
+    result = lint(project, "--no-squawk")
+    assert result.returncode == 2 and "unrecognized arguments: --no-squawk" in result.stderr
+    rules = lint(project, "--rules").stdout
+    assert "| ML101 |" in rules and "| ML012 |" not in rules
+    for answers in ({}, {"database": "sqlite", "docker": "no"}):
+        other = bake(tmp_path / (answers.get("database") or "postgresql"), **answers)
+        assert not (other / "devtools" / "migration_lint" / "mysql.py").exists()
+        assert "| ML101 |" not in lint(other, "--rules").stdout
 
 
 def test_dangerous_migration_is_reported(tmp_path: Path) -> None:

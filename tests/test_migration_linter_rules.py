@@ -1,11 +1,11 @@
 """The migration linter's rules, as small inline revisions: each line marked `# expect: RULE`
-must get that finding, and no other line any. The linter comes from one bake, imported here;
-it reads files with `ast` and needs no database (squawk's part: test_migration_linter.py)."""
+must get that finding, and no other line any. The linter comes from a bake, imported here (a
+default one; a mysql one for MySQL's rules); it reads files with `ast` and needs no database
+(squawk's part: test_migration_linter.py)."""
 
 import re
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +33,31 @@ def downgrade() -> None:
 EXPECT = re.compile(r"\s*# expect: ([\w:, -]+)$")
 
 
-@pytest.fixture(scope="module")
-def linter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The linter's modules from a default bake (put on sys.path for this module's tests)."""
-    project = bake(tmp_path_factory.mktemp("bake"))
+def load_linter(project: Path) -> dict[str, Any]:
+    """The linter's modules from a bake. Imported modules keep working once sys.modules has
+    forgotten them, so the bakes of two databases can be loaded one after the other."""
     sys.path.insert(0, str(project))
     try:
         import devtools.migration_lint.lint as lint
         import devtools.migration_lint.registry as registry
 
-        yield {"lint": lint, "registry": registry, "project": project}
+        return {"lint": lint, "registry": registry, "project": project}
     finally:
         sys.path.remove(str(project))
         for name in [m for m in sys.modules if m == "devtools" or m.startswith("devtools.")]:
             del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def linter(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The linter of a default (PostgreSQL) bake."""
+    return load_linter(bake(tmp_path_factory.mktemp("bake")))
+
+
+@pytest.fixture(scope="module")
+def mysql_linter(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The linter of a MySQL bake: its own rules, and MySQL's form of some of the others."""
+    return load_linter(bake(tmp_path_factory.mktemp("mysql"), database="mysql"))
 
 
 def write_case(directory: Path, body: str, phase: str = "pre-deploy") -> tuple[Path, set[Any]]:
@@ -497,3 +508,369 @@ def test_checklist(
         [path], alembic_ini=tmp_path / "alembic.ini", allow_unticked=True
     )
     assert unticked.findings == []
+
+
+# MySQL's bake: ML101-ML109, and MySQL's form of ML005, ML010 and ML016.
+MYSQL_CASES = {
+    # ML101: one DDL statement per revision
+    "two changes to an existing table": """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+            op.create_index("ix_books_isbn", "books", ["isbn"])  # expect: ML101
+        """,
+    "a column with a foreign key is two statements": """
+        def upgrade() -> None:
+            op.add_column(  # expect: ML101, ML104
+                "books",
+                sa.Column("editor_id", sa.Integer(), sa.ForeignKey("authors.id"), nullable=True),
+            )
+        """,
+    "raw DDL counts as a statement": """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+            op.execute("CREATE VIEW long_books AS SELECT * FROM books")  # expect: ML101
+        """,
+    "a new table beside a change to an existing one": """
+        def upgrade() -> None:
+            op.create_table("series", sa.Column("id", sa.Integer(), primary_key=True))
+            op.create_index("ix_books_title", "books", ["title"])  # expect: ML101
+        """,
+    "new tables with their indexes and keys": """
+        def upgrade() -> None:
+            op.create_table("series", sa.Column("id", sa.Integer(), primary_key=True))
+            op.create_table(
+                "volumes",
+                sa.Column("id", sa.Integer(), primary_key=True),
+                sa.Column("series_id", sa.Integer(), nullable=False),
+                sa.Column("number", sa.Integer(), nullable=False),
+            )
+            op.create_index("ix_volumes_series_id", "volumes", ["series_id"])
+            op.create_foreign_key(
+                "fk_volumes_series_id_series", "volumes", "series", ["series_id"], ["id"]
+            )
+            op.create_unique_constraint("uq_volumes_number", "volumes", ["series_id", "number"])
+            op.create_check_constraint("ck_volumes_number", "volumes", "number > 0")
+        """,
+    "a backfill and its NOT NULL step are one DDL statement": """
+        phase = "post-deploy"
+
+
+        def upgrade() -> None:
+            op.execute("UPDATE books SET isbn = '' WHERE isbn IS NULL")
+            op.alter_column("books", "isbn", existing_type=sa.String(20), nullable=False)
+        """,
+    "downgrade is not held to one statement": """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+
+
+        def downgrade() -> None:
+            op.drop_index("ix_books_isbn", table_name="books")
+            op.drop_column("books", "isbn")
+        """,
+    "one raw ALTER TABLE with several changes": """
+        def upgrade() -> None:
+            op.execute(
+                "ALTER TABLE books ADD COLUMN isbn VARCHAR(20) NULL, "
+                "ADD INDEX ix_books_isbn (isbn), ALGORITHM=INPLACE, LOCK=NONE"
+            )
+        """,
+    # ML102: type changes
+    "type changes that copy the table": """
+        def upgrade() -> None:
+            op.alter_column(  # expect: ML102
+                "books", "pages", type_=sa.BigInteger(), existing_type=sa.Integer(),
+                existing_nullable=False,
+            )
+            op.alter_column(  # expect: ML101, ML102
+                "books", "code", type_=sa.String(64), existing_type=sa.String(63),
+                existing_nullable=True,
+            )
+            op.alter_column(  # expect: ML102
+                "books", "title", type_=sa.String(100), existing_type=sa.String(300),
+                existing_nullable=False,
+            )
+            op.alter_column(  # expect: ML102
+                "books", "state", type_=sa.Enum("b", "a", name="state"),
+                existing_type=sa.Enum("a", "b", name="state"), existing_nullable=True,
+            )
+            op.alter_column(  # expect: ML102
+                "books", "isbn", type_=sa.String(30), existing_nullable=True
+            )
+        """,
+    "a new table's column type": """
+        def upgrade() -> None:
+            op.create_table("series", sa.Column("id", sa.Integer(), primary_key=True))
+            with op.batch_alter_table("series") as batch_op:
+                batch_op.alter_column(  # expect: ML101
+                    "id", type_=sa.BigInteger(), existing_type=sa.Integer(), existing_nullable=False
+                )
+        """,
+    # ML103
+    "a primary key added to an existing table": """
+        def upgrade() -> None:
+            op.create_primary_key("pk_loans", "loans", ["id"])  # expect: ML103
+        """,
+    "a primary key dropped": """
+        phase = "post-deploy"
+
+
+        def upgrade() -> None:
+            op.drop_constraint("pk_loans", "loans", type_="primary")  # expect: ML103
+        """,
+    # ML104
+    "a foreign key added to an existing table": """
+        def upgrade() -> None:
+            op.create_foreign_key(  # expect: ML104
+                "fk_books_editor_id_authors", "books", "authors", ["editor_id"], ["id"]
+            )
+        """,
+    "a foreign key added in place, its rows checked beforehand": """
+        def upgrade() -> None:
+            op.execute("SET foreign_key_checks = 0")
+            op.create_foreign_key(
+                "fk_books_editor_id_authors", "books", "authors", ["editor_id"], ["id"]
+            )
+            op.execute("SET foreign_key_checks = 1")
+        """,
+    "PostgreSQL's rules do not apply": """
+        def upgrade() -> None:
+            op.create_table(
+                "loans",
+                sa.Column("id", sa.Integer(), primary_key=True),
+                sa.Column("book_id", sa.Integer(), sa.ForeignKey("books.id"), nullable=False),
+            )
+            op.create_index("ix_loans_id", "loans", ["id"], postgresql_concurrently=True)
+        """,
+    # ML105
+    "FULLTEXT and SPATIAL indexes on existing tables": """
+        def upgrade() -> None:
+            op.create_index(  # expect: ML105
+                "ft_books_title", "books", ["title"], mysql_prefix="FULLTEXT"
+            )
+            op.execute(  # expect: ML101, ML105
+                "CREATE SPATIAL INDEX sp_books_place ON books (place)"
+            )
+        """,
+    "a FULLTEXT index on a new table": """
+        def upgrade() -> None:
+            op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True))
+            op.create_index("ft_notes_body", "notes", ["body"], mysql_prefix="FULLTEXT")
+        """,
+    # ML106
+    "columns MySQL fills row by row": """
+        def upgrade() -> None:
+            op.add_column(  # expect: ML106
+                "books",
+                sa.Column("area", sa.Integer(), sa.Computed("pages * 2", persisted=True)),
+            )
+            op.execute(  # expect: ML101, ML106
+                "ALTER TABLE books ADD COLUMN seq INT NOT NULL AUTO_INCREMENT UNIQUE, "
+                "ALGORITHM=INPLACE, LOCK=NONE"
+            )
+            op.execute(  # expect: ML106
+                "ALTER TABLE books ADD COLUMN double_pages INT AS (pages * 2) PERSISTENT, "
+                "ALGORITHM=INPLACE, LOCK=NONE"
+            )
+        """,
+    "autoincrement=True adds no AUTO_INCREMENT to a column that is no key": """
+        def upgrade() -> None:
+            op.add_column(  # expect: ML005
+                "books", sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False)
+            )
+        """,
+    "a virtual generated column": """
+        def upgrade() -> None:
+            op.add_column(
+                "books", sa.Column("double_pages", sa.Integer(), sa.Computed("pages * 2"))
+            )
+        """,
+    # ML107
+    "raw ALTER TABLE without an online algorithm": """
+        def upgrade() -> None:
+            op.execute("ALTER TABLE books ADD COLUMN isbn VARCHAR(20) NULL")  # expect: ML107
+            op.execute(  # expect: ML101, ML107
+                "ALTER TABLE books ADD INDEX ix_books_isbn (isbn), ALGORITHM=INPLACE"
+            )
+        """,
+    "raw ALTER TABLE that asks for INSTANT": """
+        def upgrade() -> None:
+            op.execute("ALTER TABLE `books` ADD COLUMN `isbn` VARCHAR(20) NULL, ALGORITHM=INSTANT")
+        """,
+    # ML108
+    "a check constraint on an existing table": """
+        def upgrade() -> None:
+            op.create_check_constraint("ck_books_pages", "books", "pages > 0")  # expect: ML108
+        """,
+    # ML109
+    "alter_column without what MySQL restates": """
+        phase = "post-deploy"
+
+
+        def upgrade() -> None:
+            op.alter_column("books", "title", nullable=False)  # expect: ML109
+
+
+        def downgrade() -> None:
+            op.alter_column(  # expect: ML109
+                "books", "title", existing_type=sa.String(300), comment="shown on the cover"
+            )
+        """,
+    "alter_column as autogenerate writes it": """
+        def upgrade() -> None:
+            op.alter_column(
+                "books",
+                "title",
+                existing_type=sa.String(300),
+                existing_nullable=False,
+                comment="shown on the cover",
+            )
+
+
+        def downgrade() -> None:
+            op.alter_column("books", "pages", server_default=None)
+        """,
+    # ML005, ML010 and ML016 in MySQL's form; ML002 and ML003 read MySQL's SQL
+    "NOT NULL columns without a default": """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.Text(), nullable=False))  # expect: ML005
+            op.execute(  # expect: ML005, ML101
+                "ALTER TABLE books ADD COLUMN year INT NOT NULL, ALGORITHM=INSTANT"
+            )
+        """,
+    "NOT NULL columns MySQL gives values": """
+        def upgrade() -> None:
+            op.add_column(
+                "books", sa.Column("year", sa.Integer(), nullable=False, server_default="0")
+            )
+            op.execute(  # expect: ML101, ML106, ML107
+                "ALTER TABLE books ADD COLUMN seq INT NOT NULL AUTO_INCREMENT UNIQUE"
+            )
+            op.execute(  # expect: ML107
+                "ALTER TABLE books ADD COLUMN double_pages INT AS (pages * 2) NOT NULL"
+            )
+        """,
+    "renames": """
+        def upgrade() -> None:
+            op.alter_column(  # expect: ML010
+                "books", "title", new_column_name="name", existing_type=sa.String(300),
+                existing_nullable=False,
+            )
+            op.execute(  # expect: ML010, ML101
+                "ALTER TABLE books CHANGE isbn code VARCHAR(20), ALGORITHM=INSTANT"
+            )
+            op.execute("ALTER TABLE books CHANGE note note VARCHAR(60), ALGORITHM=INSTANT")
+        """,
+    "NOT NULL before the rollout": """
+        def upgrade() -> None:
+            op.alter_column(  # expect: ML016
+                "books", "isbn", existing_type=sa.String(20), nullable=False
+            )
+        """,
+    "MySQL's drops": """
+        def upgrade() -> None:
+            op.execute(  # expect: ML003
+                "ALTER TABLE books DROP INDEX ix_books_year, ALGORITHM=INPLACE, LOCK=NONE"
+            )
+            op.execute(  # expect: ML002, ML101
+                "ALTER TABLE `books` DROP COLUMN `pages`, ALGORITHM=INSTANT"
+            )
+            op.execute(  # expect: ML003
+                "ALTER TABLE books DROP FOREIGN KEY fk_books_author_id_authors, ALGORITHM=INSTANT"
+            )
+        """,
+    "an index dropped and added back in one statement": """
+        def upgrade() -> None:
+            op.execute(
+                "ALTER TABLE books DROP INDEX ix_books_title, "
+                "ADD INDEX ix_books_title (title, pages), ALGORITHM=INPLACE, LOCK=NONE"
+            )
+        """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MYSQL_CASES))
+def test_mysql_case(mysql_linter: dict[str, Any], tmp_path: Path, name: str) -> None:
+    found, expected, findings = lint_case(mysql_linter, tmp_path, MYSQL_CASES[name])
+    assert found == expected, "\n".join(map(str, findings))
+
+
+def test_every_mysql_rule_has_a_case_that_reports_it(mysql_linter: dict[str, Any]) -> None:
+    expected = set(re.findall(r"# expect: ([\w:, -]+)", "\n".join(MYSQL_CASES.values())))
+    rules = {rule.strip() for group in expected for rule in group.split(",")}
+    own = {rule for rule in mysql_linter["registry"].RULES if rule >= "ML100"}
+    assert own | {"ML005", "ML010", "ML016"} <= rules
+
+
+def test_mysql_keeps_the_rules_that_apply(
+    linter: dict[str, Any], mysql_linter: dict[str, Any]
+) -> None:
+    postgresql, mysql = set(linter["registry"].RULES), set(mysql_linter["registry"].RULES)
+    assert mysql - postgresql == {f"ML10{number}" for number in range(1, 10)}
+    # ML006 (InnoDB indexes a foreign key's columns itself) and ML012 (CONCURRENTLY) are
+    # PostgreSQL's; ML005, ML010 and ML016 are there in MySQL's form.
+    assert postgresql - mysql == {"ML006", "ML012"}
+    for rule in ("ML005", "ML010", "ML016"):
+        assert linter["registry"].RULES[rule].why != mysql_linter["registry"].RULES[rule].why
+
+
+def test_mysql_docs_table_is_the_registry(mysql_linter: dict[str, Any]) -> None:
+    docs = (mysql_linter["project"] / "docs" / "migration-linter.md").read_text()
+    assert mysql_linter["registry"].markdown_table() in docs
+
+
+def test_mysql_docs_show_linted_code(mysql_linter: dict[str, Any]) -> None:
+    """The MySQL section's examples are cases above, which lint clean."""
+    docs = (mysql_linter["project"] / "docs" / "migration-linter.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", docs.split("\n## MySQL\n")[1], flags=re.DOTALL)
+    assert blocks
+    clean = [textwrap.dedent(body).strip() for body in MYSQL_CASES.values() if "expect" not in body]
+    for block in blocks:
+        assert block.strip() in clean, f"the MySQL section shows code no case lints:\n{block}"
+
+
+def test_one_statement_message_lists_the_statements(
+    mysql_linter: dict[str, Any], tmp_path: Path
+) -> None:
+    body = MYSQL_CASES["a column with a foreign key is two statements"]
+    _, _, findings = lint_case(mysql_linter, tmp_path, body)
+    [split] = [f for f in findings if f.rule == "ML101"]
+    assert "runs 2 DDL statements (line 16 add_column, line 16 its foreign key)" in split.problem
+    assert "MySQL commits each one" in split.problem
+    assert split.fix.startswith("split it into one revision per statement: alembic revision -m")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("sa.String(20)", "sa.String(63)"),
+        ("sa.String(length=64)", "sa.String(length=500)"),
+        ("sa.String(20)", "sa.String(20)"),
+        ('sa.Enum("a", "b", name="state")', 'sa.Enum("a", "b", "c", name="state")'),
+    ],
+)
+def test_type_changes_mysql_makes_in_place(
+    mysql_linter: dict[str, Any], tmp_path: Path, old: str, new: str
+) -> None:
+    body = f"""
+        def upgrade() -> None:
+            op.alter_column(
+                "books", "code", type_={new}, existing_type={old}, existing_nullable=True
+            )
+        """
+    found, _, findings = lint_case(mysql_linter, tmp_path, body)
+    assert found == set(), "\n".join(map(str, findings))
+
+
+def test_a_mysql_acknowledgement_silences_its_finding(
+    mysql_linter: dict[str, Any], tmp_path: Path
+) -> None:
+    body = """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+            # migration-lint: ignore[ML101] books has 40 rows; a rerun skips the column
+            op.create_index("ix_books_isbn", "books", ["isbn"])
+        """
+    found, _, findings = lint_case(mysql_linter, tmp_path, body)
+    assert found == set()
+    assert [(f.rule, f.acknowledged) for f in findings] == [("ML101", True)]

@@ -12,24 +12,37 @@ import pytest
 import yaml
 
 from tests.helpers import (
+    MYSQL_SERVER,
     POSTGRES_SERVER,
     SLUG,
     bake,
     install,
+    mysql_client,
+    mysql_problem,
     postgres_problem,
     run,
     run_unchecked,
+    scratch_mysql_database,
     scratch_postgres_database,
     tool,
 )
 
 pytestmark = pytest.mark.realdb
 
-UNREACHABLE_URL = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
+UNREACHABLE_URLS = {
+    "postgresql": "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere",
+    "mysql": "mysql+aiomysql://nobody@127.0.0.1:1/nowhere",
+}
+# What an offline script sets first, so that a DBA's run is bounded like `alembic upgrade`.
+OFFLINE_LIMITS = {
+    "postgresql": "SET lock_timeout = '5s';",
+    "mysql": "SET SESSION lock_wait_timeout = 5, innodb_lock_wait_timeout = 5",
+}
 
 REPRESENTATIVE = {
     "postgresql-default": {},
     "sqlite": {"database": "sqlite"},
+    "mysql": {"database": "mysql"},
     "postgresql-no-example-gitlab": {"example_model": "no", "ci": "gitlab", "docker": "no"},
 }
 # The default and SQLite bakes run their whole suite. The others run what their answers change
@@ -38,6 +51,7 @@ REPRESENTATIVE = {
 BAKED_TESTS = {
     "postgresql-default": [],
     "sqlite": [],
+    "mysql": [],
     "postgresql-no-example-gitlab": ["tests/migrations", "tests/test_health.py"],
     "postgresql-tenants": [
         "tests/migrations",
@@ -84,46 +98,77 @@ def postgres_is_reachable() -> None:
         pytest.fail(problem)
 
 
+@pytest.fixture(scope="session")
+def mysql_is_reachable() -> None:
+    """As for PostgreSQL: the MariaDB bakes fail, never skip, when the server is not there."""
+    problem = mysql_problem()
+    if problem:
+        pytest.fail(problem)
+
+
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     with scratch_postgres_database("template_test") as name:
         yield name
 
 
+@pytest.fixture
+def mysql_database() -> Iterator[str]:
+    with scratch_mysql_database("template_test") as name:
+        yield name
+
+
 class Database:
     """The database a baked project runs against, and a way to look inside it."""
 
-    def __init__(self, url: str, postgres_name: str | None, sqlite_path: Path | None) -> None:
+    def __init__(self, kind: str, url: str, name: str | None, sqlite_path: Path | None) -> None:
+        self.kind = kind
         self.url = url
-        self.postgres_name = postgres_name
+        self.name = name
         self.sqlite_path = sqlite_path
 
     def query(self, sql: str) -> set[str]:
-        if self.postgres_name:
-            return asyncio.run(fetch_column(self.postgres_name, sql))
+        if self.kind == "postgresql":
+            assert self.name
+            return asyncio.run(fetch_column(self.name, sql))
+        if self.kind == "mysql":
+            assert self.name
+            return set(mysql_client(sql, self.name))
         with sqlite3.connect(self.sqlite_path) as connection:
             return {row[0] for row in connection.execute(sql)}
 
     def tables(self) -> set[str]:
-        if self.postgres_name:
+        if self.kind == "postgresql":
             return self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        if self.kind == "mysql":
+            return self.query("SHOW TABLES")
         return self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
 
     def columns(self, table: str) -> set[str]:
-        if self.postgres_name:
+        if self.kind == "postgresql":
             return self.query(
                 f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            )
+        if self.kind == "mysql":
+            return self.query(
+                "SELECT column_name FROM information_schema.columns "
+                f"WHERE table_schema = DATABASE() AND table_name = '{table}'"
             )
         return self.query(f"SELECT name FROM pragma_table_info('{table}')")
 
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path, answers: dict[str, str]) -> Database:
-    if answers.get("database") == "sqlite":
+    kind = answers.get("database", "postgresql")
+    if kind == "sqlite":
         path = tmp_path / "app.db"
-        return Database(f"sqlite+aiosqlite:///{path}", None, path)
+        return Database(kind, f"sqlite+aiosqlite:///{path}", None, path)
+    if kind == "mysql":
+        request.getfixturevalue("mysql_is_reachable")
+        name = request.getfixturevalue("mysql_database")
+        return Database(kind, f"mysql+aiomysql://{MYSQL_SERVER}/{name}", name, None)
     name = request.getfixturevalue("postgres_database")
-    return Database(f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}", name, None)
+    return Database(kind, f"postgresql+asyncpg://{POSTGRES_SERVER}/{name}", name, None)
 
 
 def run_local_pre_commit_hooks(project: Path, env: dict[str, str]) -> None:
@@ -177,12 +222,12 @@ def test_baked_project_migrates_tests_and_lints(
     run(["alembic", "downgrade", "base"], project, env)
     assert database.tables() <= {"alembic_version"}
 
-    offline_env = {**env, "DATABASE_URL": UNREACHABLE_URL} if database.postgres_name else env
+    unreachable = UNREACHABLE_URLS.get(database.kind)
+    offline_env = {**env, "DATABASE_URL": unreachable} if unreachable else env
     offline = run(["alembic", "upgrade", "head", "--sql"], project, offline_env).stdout
     assert "CREATE TABLE alembic_version" in offline
     assert ("CREATE TABLE books" in offline) == example
-    if database.postgres_name:
-        assert "SET lock_timeout = '5s';" in offline
+    assert OFFLINE_LIMITS.get(database.kind, "") in offline
 
     # A model change, autogenerated: checklist template, named constraint, reversible.
     run(["alembic", "upgrade", "head"], project, env)
@@ -200,34 +245,39 @@ def test_baked_project_migrates_tests_and_lints(
         )
         table, column, constraint = "notes", "title", "uq_notes_title"
     run(["alembic", "revision", "--autogenerate", "-m", "model change"], project, env)
-    [revision] = new_revisions(project, before)
-    source = revision.read_text()
-    assert "Review checklist" in source and "- [ ] Reviewed the autogenerated operations" in source
-    assert f'op.f("{constraint}")' in source
-    assert "def upgrade() -> None:" in source and "def downgrade() -> None:" in source
-    run(["ruff", "check", str(revision)], project, env)
-    run(["ruff", "format", "--check", str(revision)], project, env)
+    revisions = new_revisions(project, before)
+    sources = [revision.read_text() for revision in revisions]
+    # MySQL commits each DDL statement: one per revision (the column, then its constraint).
+    assert len(revisions) == (2 if database.kind == "mysql" else 1)
+    for source in sources:
+        assert "- [ ] Reviewed the autogenerated operations" in source
+        assert "def upgrade() -> None:" in source and "def downgrade() -> None:" in source
+    assert f'op.f("{constraint}")' in sources[-1]
+    for revision in revisions:
+        run(["ruff", "check", str(revision)], project, env)
+        run(["ruff", "format", "--check", str(revision)], project, env)
 
     run(["alembic", "upgrade", "head"], project, env)
     assert column in database.columns(table)
-    run(["alembic", "downgrade", "-1"], project, env)
+    run(["alembic", "downgrade", f"-{len(revisions)}"], project, env)
     assert column not in database.columns(table)
     run(["alembic", "upgrade", "head"], project, env)
     assert "No new upgrade operations detected" in run(["alembic", "check"], project, env).stdout
 
     second = run(["alembic", "revision", "--autogenerate", "-m", "nothing"], project, env)
     assert "No changes detected" in second.stderr
-    assert new_revisions(project, before) == [revision], "an empty autogenerate wrote a file"
+    assert new_revisions(project, before) == revisions, "an empty autogenerate wrote a file"
 
     # A hand-written revision starts empty but keeps the imports its operations will need.
     run(["alembic", "revision", "-m", "hand written"], project, env)
-    [empty] = [path for path in new_revisions(project, before) if path != revision]
+    [empty] = [path for path in new_revisions(project, before) if path not in revisions]
     assert "from alembic import op" in empty.read_text()
     empty.unlink()
 
-    # The baked suite, including its migration tests and linter over the new revision, reviewed.
-    reviewed = source.replace("- [ ]", "- [x]")
-    revision.write_text(re.sub(r"^Why: <.*>$", "Why: books get an ISBN.", reviewed, flags=re.M))
+    # The baked suite, including its migration tests and linter over the new revisions, reviewed.
+    for revision, source in zip(revisions, sources, strict=True):
+        reviewed = source.replace("- [ ]", "- [x]")
+        revision.write_text(re.sub(r"^Why: <.*>$", "Why: books get an ISBN.", reviewed, flags=re.M))
     server_env = {**env, "DATABASE_URL": database.url}
     tests = BAKED_TESTS[request.node.callspec.id]
     suite = run(["pytest", "-q", "-p", "no:cacheprovider", *tests], project, server_env)

@@ -1,18 +1,29 @@
 """Throwaway databases next to the one in DATABASE_URL, for the tests and `nox -s migrations`."""
 
 import asyncio
+{%- if cookiecutter.database == "mysql" %}
+import re
+{%- endif %}
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager{{ ", suppress" if cookiecutter.database == "mysql" }}
 from pathlib import Path
 
 from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
+{%- if cookiecutter.database == "mysql" %}
+from sqlalchemy.exc import DBAPIError
+{%- endif %}
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # The server quotes what goes into the statement: no name or password is pasted into SQL here.
 FORMAT = text("SELECT format(:template, VARIADIC CAST(:arguments AS text[]))")
+{%- if cookiecutter.database == "mysql" %}
+# Scratch names are made here (prefix and hex digits): checked, then pasted between backticks.
+SCRATCH_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+CONNECTIONS_TO = text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :name")
+{%- endif %}
 
 
 def scratch_environment(environ: Mapping[str, str], scratch_url: str) -> dict[str, str]:
@@ -56,7 +67,7 @@ def scratch_database(
 ) -> Iterator[str]:
     """The URL of a new, empty database beside database_url's; dropped (or deleted) afterwards.
 
-    PostgreSQL: a database on the same server. SQLite: a file in a temporary directory.
+    PostgreSQL and MySQL: a database on the same server. SQLite: a file in a temporary directory.
     search_path (PostgreSQL) becomes the new database's default.
     """
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -65,6 +76,13 @@ def scratch_database(
         with tempfile.TemporaryDirectory() as directory:
             yield url.set(database=str(Path(directory) / f"{name}.db")).render_as_string()
         return
+{%- if cookiecutter.database == "mysql" %}
+    create_mysql_database(database_url, name)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        drop_mysql_database(database_url, name)
+{%- else %}
     run_as_admin(database_url, "CREATE DATABASE %I", name)
     try:
         if search_path is not None:
@@ -73,3 +91,52 @@ def scratch_database(
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         run_as_admin(database_url, "DROP DATABASE IF EXISTS %I WITH (FORCE)", name)
+{%- endif %}
+{%- if cookiecutter.database == "mysql" %}
+
+
+def on_mysql_server(database_url: str, *statements: str) -> None:
+    """Run statements on database_url's MySQL server, connected to no database in particular."""
+
+    async def run() -> None:
+        server = make_url(database_url).set(database=None)
+        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                for statement in statements:
+                    await connection.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def create_mysql_database(database_url: str, name: str) -> None:
+    if not SCRATCH_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a scratch database name")
+    on_mysql_server(
+        database_url,
+        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+    )
+
+
+def drop_mysql_database(database_url: str, name: str) -> None:
+    """Drop it; connections still in it are ended first (PostgreSQL's DROP ... WITH (FORCE))."""
+    if not SCRATCH_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a scratch database name")
+
+    async def run() -> None:
+        server = make_url(database_url).set(database=None)
+        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                for (connection_id,) in await connection.execute(CONNECTIONS_TO, {"name": name}):
+                    # It may have ended meanwhile: KILL of a gone connection is an error.
+                    with suppress(DBAPIError):
+                        await connection.exec_driver_sql(f"KILL {int(connection_id)}")
+                await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+{%- endif %}

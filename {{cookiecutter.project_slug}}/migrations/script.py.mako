@@ -21,7 +21,7 @@ Review checklist (tick each box with [x] before merging):
 - [ ] Ran upgrade, downgrade and upgrade again on a local database
 - [ ] Data loss considered: drops and type changes are intended and backed up
 - [ ] Indexes: new foreign keys and queried columns are indexed
-- [ ] Locking: no long lock on a large table (use expand/contract or CONCURRENTLY)
+- [ ] Locking: no long lock on a large table (use expand/contract{{ "; no ALTER that copies it" if cookiecutter.database == "mysql" else " or CONCURRENTLY" }})
 % endif
 """
 

@@ -16,17 +16,15 @@ from typing import Any
 import pytest
 from alembic.command import upgrade
 from alembic.config import Config
-{%- if cookiecutter.database == "postgresql" %}
 from dotenv import dotenv_values
-{%- endif %}
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.engine import make_url
 {%- endif %}
-from sqlalchemy.ext.asyncio import AsyncEngine{{ ", async_sessionmaker" if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" }}
+from sqlalchemy.ext.asyncio import AsyncEngine{{ ", async_sessionmaker" if cookiecutter.database != "sqlite" and cookiecutter.tenancy == "single" }}
 
-{% if cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" -%}
+{% if cookiecutter.database != "sqlite" and cookiecutter.tenancy == "single" -%}
 from {{ cookiecutter.package_name }}.api.deps import get_sessionmaker
 {% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
@@ -41,13 +39,16 @@ from tests.databases import engine_for, run_alembic, scratch_database
 # Settings that lead a migration away from DATABASE_URL: the tests migrate databases they create
 # beside it, never the one these name.
 REDIRECTING = ("MIGRATION_DATABASE_URL", "DATABASE_POOLER")
+{%- endif %}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    dotenv = session.config.rootpath / ".env"
+    values = dotenv_values(dotenv) if dotenv.is_file() else {}
+{%- if cookiecutter.database == "postgresql" %}
     for name in REDIRECTING:
         os.environ.pop(name, None)
-    dotenv = session.config.rootpath / ".env"
-    named = [name for name in REDIRECTING if dotenv.is_file() and dotenv_values(dotenv).get(name)]
+    named = [name for name in REDIRECTING if values.get(name)]
     if named:
         pytest.exit(
             f"tests: .env sets {', '.join(named)}, which the tests' alembic runs would follow to "
@@ -56,6 +57,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             returncode=4,
         )
 {%- endif %}
+    # Tests run alembic and devtools in processes and directories of their own, where .env is
+    # not read: the server they make scratch databases on goes along in the environment.
+    if not os.environ.get("DATABASE_URL") and values.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = str(values["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -94,7 +99,7 @@ async def started(database_url: str, **settings: Any) -> AsyncIterator[FastAPI]:
     app = create_app(Settings(database_url=database_url, **settings))
     async with app.router.lifespan_context(app):
         yield app
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 
 

@@ -50,6 +50,19 @@ async def unchecked(session: SessionDep, word: str = "", number: int = 0) -> Non
     """Values handed to the database unbounded, as by an endpoint that forgot to check them."""
     statement = text("SELECT CAST(:word AS text), CAST(:number AS integer)")
     await session.execute(statement, {"word": word, "number": number})
+{%- elif cookiecutter.database == "mysql" %}
+
+
+@router.get("/endless")
+async def endless(session: SessionDep) -> None:
+    """Billions of rows: only the statement timeout ends it (SLEEP() may return quietly)."""
+    await session.execute(
+        text(
+            "SELECT COUNT(*) FROM information_schema.COLLATIONS AS a, "
+            "information_schema.COLLATIONS AS b, information_schema.COLLATIONS AS c, "
+            "information_schema.COLLATIONS AS d"
+        )
+    )
 {%- endif %}
 
 

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+{%- if cookiecutter.database == "mysql" %}
+from sqlalchemy.exc import IntegrityError, OperationalError
+{%- endif %}
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +22,16 @@ from tests.probe import app_with_probe
 pytestmark = pytest.mark.api
 LIMIT = 64 * 1024
 SMALL_RESPONSE = 2048
+{%- if cookiecutter.database == "mysql" %}
+DID_NOT_ANSWER = "the database did not answer in time"
+
+
+def server_error(
+    kind: type[OperationalError | IntegrityError], code: int, message: str
+) -> Exception:
+    """An error as the driver raises it for a server error number (`(1213, 'Deadlock...')`)."""
+    return kind("UPDATE books SET pages = 1", {}, Exception(code, message))
+{%- endif %}
 
 
 @pytest.fixture
@@ -151,8 +164,35 @@ async def test_long_error_details_are_clipped() -> None:
         (PoolTimeoutError("QueuePool limit reached"), "every database connection is busy"),
         (FileNotFoundError(2, "No such file"), None),
         (ValueError("a bug"), None),
+{%- if cookiecutter.database == "mysql" %}
+        (
+            server_error(OperationalError, 1213, "Deadlock found when trying to get lock"),
+            "the request conflicted with a concurrent one; retry it",
+        ),
+        (
+            server_error(OperationalError, 1205, "Lock wait timeout exceeded"),
+            "the data is locked by another request; retry it",
+        ),
+        (server_error(OperationalError, 1969, "Query execution was interrupted"), DID_NOT_ANSWER),
+        (server_error(OperationalError, 3024, "maximum execution time exceeded"), DID_NOT_ANSWER),
+        (server_error(IntegrityError, 1062, "Duplicate entry 'a' for key 'uq'"), None),
+{%- endif %}
     ],
-    ids=["refused", "unresolved", "timeout", "pool-exhausted", "file-not-found", "bug"],
+    ids=[
+        "refused",
+        "unresolved",
+        "timeout",
+        "pool-exhausted",
+        "file-not-found",
+        "bug",
+{%- if cookiecutter.database == "mysql" %}
+        "deadlock",
+        "lock-wait-timeout",
+        "mariadb-statement-timeout",
+        "mysql-statement-timeout",
+        "duplicate",
+{%- endif %}
+    ],
 )
 def test_only_failures_to_reach_the_database_are_503s(error: Exception, reason: str | None) -> None:
     assert unavailable(error) == reason
@@ -173,3 +213,19 @@ async def test_statement_parameters_stay_out_of_errors_and_logs(
 
     assert secret not in seen
     assert secret not in caplog.text
+{%- if cookiecutter.database == "mysql" %}
+
+
+async def test_a_statement_past_the_statement_timeout_is_a_503(migrated_database_url: str) -> None:
+    settings = Settings(database_url=migrated_database_url, database_statement_timeout="200ms")
+    app = app_with_probe(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        response = await client.get("/probe/endless")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": DID_NOT_ANSWER}
+    assert response.headers["Retry-After"] == "5"
+{%- endif %}

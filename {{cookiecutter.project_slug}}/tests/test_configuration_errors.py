@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+{%- if cookiecutter.database == "mysql" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
 from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.main import create_app
@@ -25,6 +28,10 @@ from tests.fixtures.scratch_migrations import (
 )
 
 SECRET = "hunter2-secret"
+{%- if cookiecutter.database == "mysql" %}
+# Cases that must reach the server itself go to the one the tests run against.
+SERVER = make_url(get_settings().database_url)
+{%- endif %}
 # The app finds alembic.ini through ALEMBIC_INI when it runs outside the project directory.
 ALEMBIC_INI = str(PROJECT / "alembic.ini")
 
@@ -48,6 +55,36 @@ CASES: dict[str, tuple[str | None, list[str]]] = {
     "database does not exist": (
         f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:5432/test_missing_database",
         ["does not exist", "createdb -h 127.0.0.1 -U postgres test_missing_database"],
+    ),
+{%- elif cookiecutter.database == "mysql" %}
+    "other driver": (
+        f"postgresql://app:{SECRET}@127.0.0.1/app",
+        ["postgresql:// is not supported", "mysql+aiomysql://"],
+    ),
+    "unencoded @ in the password": (
+        f"mysql://app:{SECRET}@x@127.0.0.1/app",
+        ["URL-encode the password", "%40"],
+    ),
+    "narrow charset": (
+        f"mysql://app:{SECRET}@127.0.0.1/app?charset=utf8",
+        ["charset=utf8 cannot hold all of Unicode", "charset=utf8mb4"],
+    ),
+    "cannot connect": (
+        f"mysql+aiomysql://app:{SECRET}@127.0.0.1:1/app",
+        ["cannot connect", "127.0.0.1:1", "server is running"],
+    ),
+    # The server DATABASE_URL names, with a password its user does not have.
+    "access denied": (
+        SERVER.set(password=SECRET).render_as_string(hide_password=False),
+        ["cannot connect", "Access denied", "fix the user or password in DATABASE_URL"],
+    ),
+    "database does not exist": (
+        SERVER.set(database="test_missing_database").render_as_string(hide_password=False),
+        [
+            "Unknown database 'test_missing_database'",
+            "-e 'CREATE DATABASE `test_missing_database` CHARACTER SET utf8mb4",
+            "or fix DATABASE_URL",
+        ],
     ),
 {%- else %}
     "other driver": (

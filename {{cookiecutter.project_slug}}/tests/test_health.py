@@ -56,6 +56,8 @@ async def test_health_is_503_when_the_database_is_unreachable(
 ) -> None:
 {%- if cookiecutter.database == "postgresql" %}
     unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"
+{%- elif cookiecutter.database == "mysql" %}
+    unreachable = "mysql+aiomysql://nobody@127.0.0.1:1/nowhere"
 {%- else %}
     unreachable = "sqlite+aiosqlite:////nonexistent/directory/app.db"
 {%- endif %}

@@ -1,5 +1,5 @@
 """The example CRUD endpoints, on a database built by the migrations."""
-{%- set own_database = cookiecutter.database == "postgresql" and cookiecutter.tenancy == "single" %}
+{%- set own_database = cookiecutter.database != "sqlite" and cookiecutter.tenancy == "single" %}
 
 import asyncio
 {%- if own_database %}
@@ -108,11 +108,22 @@ async def test_book_lifecycle(client: AsyncClient) -> None:
     patched = await client.patch(f"/books/{book_id}", json={"pages": 400})
     assert patched.json()["pages"] == 400
     assert (await client.patch(f"/books/{book_id}", json={})).json() == patched.json()
+    # A change to the value the row already has still finds the row.
+    assert (await client.patch(f"/books/{book_id}", json={"pages": 400})).json() == patched.json()
     listed = await client.get("/books", params={"author_id": author_id})
     assert listed.json() == {"items": [patched.json()], "next_after": None}
 
     assert (await client.delete(f"/books/{book_id}")).status_code == 204
     assert (await client.get(f"/books/{book_id}")).status_code == 404
+
+
+async def test_text_outside_the_basic_multilingual_plane_is_kept(client: AsyncClient) -> None:
+    # Four bytes in UTF-8: a 3-byte character set (MySQL's `utf8`) cannot store them.
+    name = "Ursula \U0001f989 \U00020000"
+    created = await client.post("/authors", json={"name": name, "email": "u@example.com"})
+
+    assert created.status_code == 201, created.text
+    assert (await client.get(f"/authors/{created.json()['id']}")).json()["name"] == name
 
 
 async def test_book_for_an_unknown_author_is_rejected(client: AsyncClient) -> None:

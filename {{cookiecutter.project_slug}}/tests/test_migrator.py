@@ -48,7 +48,7 @@ from {{ cookiecutter.package_name }}.settings import ConfigurationError, Setting
 from tests.databases import connected
 {%- endif %}
 
-URL = "{{ 'postgresql+asyncpg://app@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///app.db' }}"
+URL = "{{ 'postgresql+asyncpg://app@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'mysql+aiomysql://app@127.0.0.1:3306/app' if cookiecutter.database == 'mysql' else 'sqlite+aiosqlite:///app.db' }}"
 
 
 @pytest.mark.parametrize(

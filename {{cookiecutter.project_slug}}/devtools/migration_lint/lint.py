@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.migration_lint import history, rules
+from devtools.migration_lint import history, {{ "mysql, " if cookiecutter.database == "mysql" }}rules
 from devtools.migration_lint.findings import CheckUnavailable, Finding, acknowledge
 from devtools.migration_lint.migration import Migration, ParseError, checklist, is_merge, read
 from devtools.migration_lint.registry import CHECKLIST, EDITED, HEADS, RULES, plain
@@ -25,7 +25,7 @@ WHY_PLACEHOLDER = "Why: <one or two sentences"
 RevisionCheck = Callable[
     [list[tuple[Migration, history.Revision]], Path, Target], dict[Path, list[Finding]]
 ]
-assert rules  # imported for its @rule registrations
+assert rules{{ " and mysql" if cookiecutter.database == "mysql" }}  # imported for their @rule registrations
 
 
 class LintUnusable(Exception):

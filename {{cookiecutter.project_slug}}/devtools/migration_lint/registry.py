@@ -2,13 +2,15 @@
 
 docs/migration-linter.md's table is `markdown_table()` (a test compares them); a finding's fix
 defaults to its rule's. A new rule is one function in rules.py under `@rule(...)`, and a test.
+A rule that holds on some databases only names them; elsewhere it is not registered at all, so
+neither run, listed nor documented there (MySQL's own rules are in mysql.py).
 """
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from devtools.migration_lint.migration import Migration
-from devtools.migration_lint.target import Target
+from devtools.migration_lint.target import DATABASE, Target
 
 # What a rule reads, for the docs and for knowing whether it ran.
 INPUTS = {
@@ -17,6 +19,8 @@ INPUTS = {
     "base": "git, with `--base`",
 }
 DOCS = "docs/migration-linter.md"
+# Where a rule whose advice is PostgreSQL's (or SQLite's) holds; mysql.py has MySQL's form.
+NOT_MYSQL = frozenset({"postgresql", "sqlite"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Rule:
     fix: str
     needs: str = "file"  # a key of INPUTS
     check: Check | None = None  # None: lint.py reports it (acknowledgements, checklist, history)
+    databases: frozenset[str] | None = None  # None: every database
 
     def row(self) -> str:
         return f"| {self.id} | {self.title} | {self.why} | {self.fix} | {INPUTS[self.needs]} |"
@@ -48,17 +53,26 @@ RULES: dict[str, Rule] = {}
 
 
 def declare(rule: Rule) -> Rule:
+    if rule.databases is not None and DATABASE not in rule.databases:
+        return rule
     if rule.id in RULES:
         raise ValueError(f"rule {rule.id} is declared twice")
     RULES[rule.id] = rule
     return rule
 
 
-def rule(id: str, title: str, why: str, fix: str, needs: str = "file") -> Callable[[Check], Check]:
-    """Register the decorated function as the check of rule `id`."""
+def rule(
+    id: str,
+    title: str,
+    why: str,
+    fix: str,
+    needs: str = "file",
+    databases: frozenset[str] | None = None,
+) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of rule `id` (on `databases`, or all)."""
 
     def register(check: Check) -> Check:
-        declare(Rule(id, title, why, fix, needs, check))
+        declare(Rule(id, title, why, fix, needs, check, databases))
         return check
 
     return register

@@ -5,7 +5,8 @@ downgrade() undoes what upgrade() created, so it drops things by design. The rul
 that exist (ML005, ML017) check downgrade() too: a rollback meets the same rows. Drops are
 reported in pre-deploy revisions only: a post-deploy revision is where they belong. Each danger
 counts alike written as op.<name>(), batch_op.<name>() or raw SQL (op.execute, sa.text, a module
-constant, or a helper the SQL is passed to).
+constant, or a helper the SQL is passed to). The rules whose advice is PostgreSQL's are
+`databases=NOT_MYSQL`: mysql.py holds MySQL's form of them.
 """
 
 import ast
@@ -23,8 +24,8 @@ from devtools.migration_lint.migration import (
     literal,
     literals,
 )
-from devtools.migration_lint.registry import Hit, rule
-from devtools.migration_lint.target import Target
+from devtools.migration_lint.registry import NOT_MYSQL, Hit, rule
+from devtools.migration_lint.target import DATABASE, Target
 
 ACKNOWLEDGE = "or acknowledge with # migration-lint: ignore[{}] <reason>"
 POST_DEPLOY = 'move it to a post-deploy revision (`phase = "post-deploy"`, run after the rollout)'
@@ -45,6 +46,13 @@ SCHEMA_OPS = set(TABLE_POSITION) - {"bulk_insert"} - OWN_TRANSACTION_OPS | {
     "drop_table_comment",
 }
 DDL = {"CREATE", "ALTER", "DROP", "COMMENT"}
+MYSQL = DATABASE == "mysql"
+# MySQL has no op.set_not_null: the NOT NULL step a backfill precedes is alter_column's.
+NOT_NULL_STEP = "`alter_column(..., nullable=False)`" if MYSQL else "`op.set_not_null`"
+LOGS = "huge undo and binary logs" if MYSQL else "huge WAL"
+DRIVER = "aiomysql runs" if MYSQL else "asyncpg (and sqlite3) run"
+# On MySQL autogenerate writes no TODO(backfill): one there was written by hand.
+TODO_WRITER = "" if MYSQL else " (autogenerate writes one above each `op.set_not_null` it adds)"
 
 
 def shown(name: str | None, what: str = "table") -> str:
@@ -53,11 +61,17 @@ def shown(name: str | None, what: str = "table") -> str:
     return name if name else f"<{article} {what} named at run time>"
 
 
-def _statements(m: Migration, scope: set[str] | None = None) -> Iterator[tuple[int, str]]:
+def raw_statements(m: Migration, scope: set[str] | None = None) -> Iterator[tuple[int, str]]:
     scope = m.upgrade_scope if scope is None else scope
     for site in m.sql:
         if site.function in scope:
             yield from ((site.line, statement) for statement in sql.statements(site.text))
+
+
+def sets_not_null(op: Op) -> bool:
+    """An alter_column(..., nullable=False)."""
+    nullable = op.keywords.get("nullable")
+    return isinstance(nullable, ast.Constant) and nullable.value is False
 
 
 def _only_validates(m: Migration, function: str) -> bool:
@@ -108,7 +122,7 @@ def destructive(m: Migration, target: Target) -> Iterator[Hit]:
     for op in m.upgrade_ops("drop_column"):
         column = f"{shown(op.table)}.{shown(literal(op.arg(0, 'column_name')), 'column')}"
         yield Hit(op.line, f"drops column {column} and its data {where}")
-    for line, statement in _statements(m):
+    for line, statement in raw_statements(m):
         for kind, name in sql.drops(statement):
             if kind in ("table", "column", "schema"):
                 yield Hit(line, f"raw SQL drops {kind} {name} {where}: {statement[:60]}")
@@ -120,7 +134,7 @@ def _created_names(m: Migration) -> set[str | None]:
         for op in m.ops
         if op.function in m.upgrade_scope and op.name.startswith("create_")
     }
-    for _, statement in _statements(m):
+    for _, statement in raw_statements(m):
         created |= sql.created_names(statement)
     return created
 
@@ -147,7 +161,7 @@ def dropped_not_recreated(m: Migration, target: Target) -> Iterator[Hit]:
             op.line,
             f"drops {kind} {shown(name, kind)} in a pre-deploy revision without recreating it",
         )
-    for line, statement in _statements(m):
+    for line, statement in raw_statements(m):
         for kind, name in sql.drops(statement):
             if kind in ("index", "constraint") and name not in created:
                 yield Hit(
@@ -170,7 +184,7 @@ def cascade(m: Migration, target: Target) -> Iterator[Hit]:
             )
 
 
-def _column_keywords(column: ast.expr | None) -> dict[str, ast.expr]:
+def column_keywords(column: ast.expr | None) -> dict[str, ast.expr]:
     if not (isinstance(column, ast.Call) and call_name(column) == "Column"):
         return {}
     return {k.arg: k.value for k in column.keywords if k.arg}
@@ -185,6 +199,28 @@ def _server_default_fix(target: Target) -> str:
     return "; or give it a constant server_default"
 
 
+def required_columns(m: Migration, scope: set[str]) -> list[tuple[int, str]]:
+    """(line, table.column) of each NOT NULL column added to an existing table without a
+    default, by add_column or raw ADD COLUMN, in the functions of scope."""
+    created = m.created_tables(scope)
+    columns: list[tuple[int, str]] = []
+    for op in m.ops_in(scope, "add_column"):
+        column = op.arg(0, "column")
+        keywords = column_keywords(column)
+        nullable = keywords.get("nullable")
+        if op.table in created or not (isinstance(nullable, ast.Constant) and not nullable.value):
+            continue
+        if is_true(keywords.get("server_default")):
+            continue
+        assert isinstance(column, ast.Call)
+        name = literal(column.args[0]) if column.args else None
+        columns.append((op.line, f"{shown(op.table)}.{shown(name, 'column')}"))
+    for line, statement in raw_statements(m, scope):
+        if sql.altered_table(statement) not in created:
+            columns += [(line, column) for column in sql.added_required_columns(statement)]
+    return columns
+
+
 @rule(
     "ML005",
     "`add_column(..., nullable=False)` without `server_default`, or raw `ADD COLUMN ... NOT "
@@ -193,28 +229,11 @@ def _server_default_fix(target: Target) -> str:
     "upgrade: add it nullable, backfill, then `op.set_not_null()` in a post-deploy revision "
     "(autogenerate writes these steps); downgrade: add it nullable, copy its data back, then "
     "`op.set_not_null()`; or give it a constant `server_default` (free from PostgreSQL 11)",
+    databases=NOT_MYSQL,
 )
 def not_null_without_default(m: Migration, target: Target) -> Iterator[Hit]:
     for function, scope in (("upgrade", m.upgrade_scope), ("downgrade", m.downgrade_scope)):
-        created = m.created_tables(scope)
-        columns: list[tuple[int, str]] = []
-        for op in m.ops_in(scope, "add_column"):
-            column = op.arg(0, "column")
-            keywords = _column_keywords(column)
-            nullable = keywords.get("nullable")
-            if op.table in created or not (
-                isinstance(nullable, ast.Constant) and not nullable.value
-            ):
-                continue
-            if is_true(keywords.get("server_default")):
-                continue
-            assert isinstance(column, ast.Call)
-            name = literal(column.args[0]) if column.args else None
-            columns.append((op.line, f"{shown(op.table)}.{shown(name, 'column')}"))
-        for line, statement in _statements(m, scope):
-            if sql.altered_table(statement) not in created:
-                columns += [(line, column) for column in sql.added_required_columns(statement)]
-        for line, added in columns:
+        for line, added in required_columns(m, scope):
             problem = (
                 f"{function}() adds NOT NULL column {added} without a default: "
                 "fails on a table that has rows"
@@ -237,7 +256,7 @@ def _column_facts(column: ast.expr) -> tuple[str | None, bool, bool]:
     """(name, has a ForeignKey, is indexed by itself) of an sa.Column(...) call."""
     if not (isinstance(column, ast.Call) and call_name(column) == "Column" and column.args):
         return None, False, False
-    keywords = _column_keywords(column)
+    keywords = column_keywords(column)
     foreign = any(call_name(arg) == "ForeignKey" for arg in column.args)
     indexed = any(is_true(keywords.get(k)) for k in ("index", "unique", "primary_key"))
     return literal(column.args[0]), foreign, indexed
@@ -295,6 +314,7 @@ def _keys_and_indexes(m: Migration) -> tuple[ForeignKeys, Indexes]:
     "`index=True` on the model's column (or an `Index` in `__table_args__`), then autogenerate "
     "again: an index written only into the revision makes `alembic check` fail; if an index "
     "already exists, acknowledge",
+    databases=NOT_MYSQL,
 )
 def foreign_key_without_index(m: Migration, target: Target) -> Iterator[Hit]:
     foreign_keys, indexes = _keys_and_indexes(m)
@@ -317,7 +337,7 @@ def foreign_key_without_index(m: Migration, target: Target) -> Iterator[Hit]:
 @rule(
     "ML007",
     "raw `UPDATE`/`DELETE` without `WHERE`, or `TRUNCATE`",
-    "touches every row: long locks, huge WAL, easy data loss",
+    f"touches every row: long locks, {LOGS}, easy data loss",
     "add a `WHERE`, batch large backfills, or acknowledge",
 )
 def unbounded_write(m: Migration, target: Target) -> Iterator[Hit]:
@@ -336,18 +356,20 @@ def unbounded_write(m: Migration, target: Target) -> Iterator[Hit]:
     "`insert()/update()/delete()`, connection writes) in a revision that also changes the schema",
     "schema and data steps lock, deploy and roll back differently",
     "move the data change into its own revision; seeding a table created in the same revision, "
-    "and the backfill right before `op.set_not_null` of its table, are allowed",
+    f"and the backfill right before {NOT_NULL_STEP} of its table, are allowed",
 )
 def schema_and_data(m: Migration, target: Target) -> Iterator[Hit]:
     created = m.created_tables()
     schema = any(True for _ in m.upgrade_ops(*SCHEMA_OPS)) or any(
-        sql.words(s)[:1] and sql.words(s)[0] in DDL for _, s in _statements(m)
+        sql.words(s)[:1] and sql.words(s)[0] in DDL for _, s in raw_statements(m)
     )
     # A write to a table whose column set_not_null() then makes NOT NULL is that step's backfill.
     backfilled = {op.table for op in m.upgrade_ops("set_not_null")}
+    if MYSQL:
+        backfilled |= {op.table for op in m.upgrade_ops("alter_column") if sets_not_null(op)}
     writes = [
         line
-        for line, statement in _statements(m)
+        for line, statement in raw_statements(m)
         if sql.is_data_change(statement)
         and sql.table_written(statement) not in created | backfilled
     ]
@@ -390,7 +412,7 @@ def _retype(op: Op, target: Target) -> str | None:
     return f"changes the type of {column} (may rewrite the table under an exclusive lock)"
 
 
-def _renames_and_retypes(op: Op, target: Target) -> Iterator[str]:
+def renames(op: Op) -> Iterator[str]:
     column = shown(literal(op.arg(0, "column_name")), "column")
     if op.name == "rename_table":
         new_table = shown(literal(op.arg(0, "new_table_name")))
@@ -398,6 +420,10 @@ def _renames_and_retypes(op: Op, target: Target) -> Iterator[str]:
     if op.name == "alter_column" and "new_column_name" in op.keywords:
         new = shown(literal(op.keywords["new_column_name"]), "column")
         yield f"renames column {shown(op.table)}.{column} to {new}"
+
+
+def _renames_and_retypes(op: Op, target: Target) -> Iterator[str]:
+    yield from renames(op)
     if op.name == "alter_column" and "type_" in op.keywords and (problem := _retype(op, target)):
         yield problem
 
@@ -411,6 +437,7 @@ def _renames_and_retypes(op: Op, target: Target) -> Iterator[str]:
     "the release still running during the deploy uses the old name or type; a type change may "
     "rewrite the table under an exclusive lock",
     EXPAND_CONTRACT,
+    databases=NOT_MYSQL,
 )
 def rename_or_retype(m: Migration, target: Target) -> Iterator[Hit]:
     created = m.created_tables()
@@ -418,7 +445,7 @@ def rename_or_retype(m: Migration, target: Target) -> Iterator[Hit]:
         if op.table not in created:
             for problem in _renames_and_retypes(op, target):
                 yield Hit(op.line, problem + "; the running release still uses the old one")
-    for line, statement in _statements(m):
+    for line, statement in raw_statements(m):
         if sql.has_keyword(statement, "RENAME") or sql.has_keyword(
             statement, "ALTER", "COLUMN", r"\S+", r"(SET\s+DATA\s+)?TYPE"
         ):
@@ -428,7 +455,7 @@ def rename_or_retype(m: Migration, target: Target) -> Iterator[Hit]:
 @rule(
     "ML011",
     "several SQL statements in one `op.execute` / `execute`",
-    "asyncpg (and sqlite3) run one statement per call",
+    f"{DRIVER} one statement per call",
     "one `op.execute` per statement (semicolons inside quotes, comments and `$$` bodies are fine)",
 )
 def several_statements(m: Migration, target: Target) -> Iterator[Hit]:
@@ -436,7 +463,7 @@ def several_statements(m: Migration, target: Target) -> Iterator[Hit]:
         if (count := len(sql.statements(site.text))) > 1:
             yield Hit(
                 site.line,
-                f"runs {count} SQL statements in one call: asyncpg (and sqlite3) run one per call",
+                f"runs {count} SQL statements in one call: {DRIVER} one per call",
             )
 
 
@@ -448,6 +475,7 @@ def several_statements(m: Migration, target: Target) -> Iterator[Hit]:
     "each revision in",
     "`op.create_index_concurrently` (PostgreSQL projects), or move it into the autocommit block "
     "(and prefer `if_not_exists=True`, the block is not atomic)",
+    databases=NOT_MYSQL,
 )
 def concurrently_in_transaction(m: Migration, target: Target) -> Iterator[Hit]:
     lines = [line for line, in_block in m.concurrently if not in_block]
@@ -470,6 +498,7 @@ def concurrently_in_transaction(m: Migration, target: Target) -> Iterator[Hit]:
     "the release still running during the rollout may insert rows without the column",
     "backfill it and move the step to a post-deploy revision (autogenerate puts it there); or "
     "acknowledge",
+    databases=NOT_MYSQL,
 )
 def not_null_before_the_rollout(m: Migration, target: Target) -> Iterator[Hit]:
     if m.phase != PRE_DEPLOY:
@@ -479,23 +508,19 @@ def not_null_before_the_rollout(m: Migration, target: Target) -> Iterator[Hit]:
         "sets {} NOT NULL in a pre-deploy revision: the running release may insert rows without it"
     )
     for op in m.upgrade_ops("set_not_null", "alter_column"):
-        nullable = op.keywords.get("nullable")
-        if op.name == "alter_column" and not (
-            isinstance(nullable, ast.Constant) and nullable.value is False
-        ):
+        if op.name == "alter_column" and not sets_not_null(op):
             continue
         if op.table not in created:
             column = f"{shown(op.table)}.{shown(literal(op.arg(0, 'column_name')), 'column')}"
             yield Hit(op.line, problem.format(column))
-    for line, statement in _statements(m):
+    for line, statement in raw_statements(m):
         if sql.has_keyword(statement, "SET", "NOT", "NULL"):
             yield Hit(line, problem.format(f"a column ({statement[:60]})"))
 
 
 @rule(
     "ML017",
-    "a `# TODO(backfill): ...` comment (autogenerate writes one above each `op.set_not_null` it "
-    "adds)",
+    f"a `# TODO(backfill): ...` comment{TODO_WRITER}",
     "the NOT NULL step under it fails on the rows that have no value yet",
     'write the backfill above the comment (`op.execute(sa.text("UPDATE ... WHERE ... IS '
     'NULL"))`, or `migrator.backfill.backfill()` on a big table), then delete the comment',

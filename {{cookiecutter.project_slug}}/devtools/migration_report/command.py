@@ -17,6 +17,11 @@ from .model import Report, RevisionReport
 
 ALEMBIC_INI = Path("alembic.ini")
 REPORTED, UNUSABLE, CANCELLED = 0, 2, 130
+# What the report cannot measure on a database other than PostgreSQL.
+UNMEASURED = {
+    "sqlite": "SQLite: no locks, rewrites or offline SQL; statements and times only.",
+    "mysql": "MySQL: no locks or table copies measured; statements, times and offline SQL.",
+}
 INTERRUPTED = "interrupted: nothing reported, and the scratch database was dropped"
 
 
@@ -85,7 +90,8 @@ def build(
     measured: dict[str, Measured],
     fixtures: Path | None,
 ) -> Report:
-    is_postgresql = make_url(database_url).get_backend_name() == "postgresql"
+    backend = make_url(database_url).get_backend_name()
+    is_postgresql = backend == "postgresql"
     notes = [f"The scratch database was seeded by `{fixtures}` first."] if fixtures else []
     checks, unavailable = app.lint_checks() if is_postgresql else ([], None)
     notes += [unavailable] if unavailable else []
@@ -93,14 +99,14 @@ def build(
     findings = revision_findings(paths, checks, ALEMBIC_INI)
     revisions = []
     for selected in reported:
-        revision = describe(selected, measured.get(selected.id), is_postgresql, database_url)
+        revision = describe(selected, measured.get(selected.id), backend, database_url)
         revision.findings = findings.get(selected.path, [])
         verdict.judge(revision)
         revisions.append(revision)
     if not is_postgresql:
-        notes.append("SQLite: no locks, rewrites or offline SQL; statements and times only.")
+        notes.append(UNMEASURED[backend])
     return Report(
-        database="postgresql" if is_postgresql else "sqlite",
+        database=backend,
         locks_measured=is_postgresql,
         base=compared_with,
         verdict=verdict.overall(revisions),
@@ -116,7 +122,7 @@ def relative(path: Path) -> str:
 def describe(
     selected: selection.Selected,
     measured: Measured | None,
-    is_postgresql: bool,
+    backend: str,
     database_url: str,
 ) -> RevisionReport:
     revision = RevisionReport(
@@ -126,7 +132,7 @@ def describe(
         depends_on=selected.depends_on,
         path=relative(selected.path),
     )
-    if is_postgresql:
+    if backend != "sqlite":
         try:
             revision.offline_sql = offline.offline_statements(selected, ALEMBIC_INI, database_url)
         except Exception as error:  # a revision that reads the database cannot be rendered

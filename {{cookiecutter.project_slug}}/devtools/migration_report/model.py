@@ -74,7 +74,7 @@ class RevisionReport:
 
 @dataclass
 class Report:
-    database: str  # postgresql or sqlite
+    database: str  # postgresql, mysql or sqlite
     locks_measured: bool
     base: str | None
     verdict: str

@@ -14,6 +14,10 @@ LEGEND = (
     "🟢 neither"
 )
 CELL_LIMIT = 110
+NOT_MEASURED = {
+    "sqlite": "locks not measured (SQLite has no pg_locks; a write locks the whole file)",
+    "mysql": "locks not measured (the linter's ML rules say which ALTERs copy or block a table)",
+}
 SUMMARY_HEADER = "| Revision | Phase | Strongest lock | Tables rewritten | Findings | Verdict |"
 TRANSACTIONS = (
     "Tx: statements with the same number run in one transaction and hold their locks until it "
@@ -56,7 +60,7 @@ def as_markdown(report: Report) -> str:
     where = (
         "measured on a scratch PostgreSQL database migrated to the revision before each"
         if report.locks_measured
-        else "locks not measured (SQLite has no pg_locks; a write locks the whole file)"
+        else NOT_MEASURED[report.database]
     )
     if not count:
         return "\n".join([*lines, f"No new revisions{since}."]) + "\n"

@@ -41,7 +41,13 @@ def snapshot(connection: Connection) -> dict[str, Table]:
     inspector = inspect(connection)
     default = inspector.default_schema_name
     tables: dict[str, Table] = {}
-    for schema in inspector.get_schema_names():
+{%- if cookiecutter.database == "mysql" %}
+    # MySQL's schemas are the server's databases: the others are not this one's.
+    schemas = [default] if default else []
+{%- else %}
+    schemas = inspector.get_schema_names()
+{%- endif %}
+    for schema in schemas:
         if schema in SYSTEM_SCHEMAS or schema.startswith("pg_"):
             continue
         owner = None if schema == default else schema

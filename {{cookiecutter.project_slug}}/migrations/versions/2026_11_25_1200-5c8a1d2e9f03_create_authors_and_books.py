@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
-            server_default=sa.func.now(),
+            server_default=sa.func.{{ "current_timestamp" if cookiecutter.database == "mysql" else "now" }}(),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authors")),
@@ -82,6 +82,7 @@ def downgrade_tenant() -> None:
 {%- else -%}
 def downgrade() -> None:
 {%- endif %}
-    op.drop_index(op.f("ix_books_author_id"), table_name="books")
+    # drop_table takes the table's indexes with it; MySQL refuses to drop an index alone while
+    # a foreign key needs it.
     op.drop_table("books")
     op.drop_table("authors")

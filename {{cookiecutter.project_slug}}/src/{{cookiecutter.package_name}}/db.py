@@ -9,9 +9,9 @@ from typing import Any
 from uuid import uuid4
 {%- endif %}
 
-from sqlalchemy import Connection, event, pool
+from sqlalchemy import {{ "Connection, " if cookiecutter.database != "mysql" }}event, pool
 from sqlalchemy.engine import {{ "Dialect, " if cookiecutter.database == "sqlite" }}make_url
-{%- if cookiecutter.database == "sqlite" %}
+{%- if cookiecutter.database != "postgresql" %}
 from sqlalchemy.engine.interfaces import DBAPIConnection
 {%- endif %}
 from sqlalchemy.exc import DBAPIError
@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-{%- if cookiecutter.database == "sqlite" %}
+{%- if cookiecutter.database != "postgresql" %}
 from sqlalchemy.pool import ConnectionPoolEntry
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.settings import {{ "POSTGRESQL_DURATION, " if cookiecutter.database == "postgresql" }}Settings
+from {{ cookiecutter.package_name }}.settings import {{ "DURATION, " if cookiecutter.database != "sqlite" }}Settings
 {%- if cookiecutter.database == "postgresql" %}
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -35,6 +35,24 @@ POOL_TIMEOUT_SECONDS = 5
 # The server cancels a slow statement first (a clean error, the connection stays usable); the
 # client gives up a little later, for when the server or the network stopped answering at all.
 CLIENT_TIMEOUT_MARGIN_SECONDS = 2
+{%- elif cookiecutter.database == "mysql" %}
+
+CONNECT_TIMEOUT_SECONDS = 5
+# A request waits this long for a pooled connection, then gets a 503.
+POOL_TIMEOUT_SECONDS = 5
+# Strict: a value that does not fit its column is an error, never silently cut or zeroed.
+SQL_MODE = (
+    "ONLY_FULL_GROUP_BY,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+# Timestamps are read and written in UTC, whatever the server's time zone.
+SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', time_zone = '+00:00'"
+# The server's error numbers (its manual's "Server Error Message Reference").
+UNKNOWN_DATABASE = 1049
+# 1698: MariaDB's answer for a user without a password, or one that logs in another way.
+ACCESS_DENIED = {1044, 1045, 1698}
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
 SECONDS_PER_UNIT = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}
 {%- endif %}
 
@@ -43,6 +61,8 @@ def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) 
     """An engine for migrations, the CLI and tests: a statement runs as long as it needs."""
 {%- if cookiecutter.database == "postgresql" %}
     return _create_engine(settings, poolclass=poolclass, connect_args=connect_args(settings))
+{%- elif cookiecutter.database == "mysql" %}
+    return _create_engine(settings, poolclass=poolclass, connect_args=CONNECT_ARGS)
 {%- else %}
     engine = _create_engine(settings, poolclass=poolclass)
     refuse_a_missing_directory(engine)
@@ -66,6 +86,10 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
     engine = _create_engine(settings, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=options)
     if settings.database_pooler == "pgbouncer":
         limit_each_transaction(engine, timeout)
+    return engine
+{%- elif cookiecutter.database == "mysql" %}
+    engine = _create_engine(settings, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=CONNECT_ARGS)
+    limit_each_statement(engine, duration_seconds(settings.database_statement_timeout))
     return engine
 {%- else %}
     # A local file does not stall; SQLite's busy timeout (5 s) bounds the wait for a lock.
@@ -110,7 +134,7 @@ def limit_each_transaction(engine: AsyncEngine, timeout: str) -> None:
     PgBouncer refuses a connection that asks for settings it does not track, and a session-level
     SET would stay behind on a server connection that other clients get next.
     """
-    # A validated duration (POSTGRESQL_DURATION): digits and a unit, nothing to quote.
+    # A validated duration (DURATION): digits and a unit, nothing to quote.
     statement = f"SET LOCAL statement_timeout = '{timeout}'"
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -118,12 +142,50 @@ def limit_each_transaction(engine: AsyncEngine, timeout: str) -> None:
         connection.exec_driver_sql(statement)
 
 
+{%- elif cookiecutter.database == "mysql" %}
+
+
+CONNECT_ARGS = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "init_command": SESSION_SETUP}
+
+
+def limit_each_statement(engine: AsyncEngine, seconds: float) -> None:
+    """The server cancels a request's statement that runs longer than `seconds` (0: no limit).
+
+    MariaDB's max_statement_time covers every statement; MySQL's max_execution_time, the only
+    limit it has, covers SELECTs.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def set_statement_limit(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        # The dialect has read the server's version on this connection before any listener runs.
+        if getattr(engine.dialect, "is_mariadb", False):
+            statement = f"SET SESSION max_statement_time = {seconds:g}"
+        else:
+            statement = f"SET SESSION max_execution_time = {round(seconds * 1000)}"
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+
+
+def error_args(error: BaseException) -> tuple[Any, ...]:
+    return tuple(getattr(getattr(error, "orig", None) or error, "args", ()))
+
+
+def mysql_error_code(error: BaseException) -> int | None:
+    """The server's error number of a driver error (`(1205, 'Lock wait timeout ...')`)."""
+    args = error_args(error)
+    return args[0] if len(args) == 2 and isinstance(args[0], int) else None
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+
 def duration_seconds(duration: str) -> float:
-    """A validated PostgreSQL duration ('500ms', '10s', '2min'; a bare number is ms) in seconds."""
-    match = POSTGRESQL_DURATION.fullmatch(duration)
+    """A validated duration ('500ms', '10s', '2min'; a bare number is ms) in seconds."""
+    match = DURATION.fullmatch(duration)
     unit = match.group(1) if match else None
     return int(duration.removesuffix(unit or "")) * SECONDS_PER_UNIT[unit or "ms"]
-{%- else %}
+{%- endif %}
+{%- if cookiecutter.database == "sqlite" %}
 
 
 def refuse_a_missing_directory(engine: AsyncEngine) -> None:
@@ -205,6 +267,11 @@ def explain_connection_error(
     """
     reason = " ".join(str(getattr(error, "orig", None) or error).rpartition(">: ")[2].split())
     url = make_url(database_url)
+{%- if cookiecutter.database == "mysql" %}
+    code = mysql_error_code(error)
+    if code is not None:
+        reason = " ".join(str(error_args(error)[1]).split())
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
     if "does not exist" in reason and "database" in reason:
         where = f"-h {url.host} " if url.host else ""
@@ -226,6 +293,20 @@ def explain_connection_error(
             f"{variable} goes through a connection pooler such as PgBouncer: point it straight "
             'at PostgreSQL (docs/runbook.md, "Behind PgBouncer")'
         )
+    elif isinstance(error, TimeoutError):
+        reason = reason or f"no answer within {CONNECT_TIMEOUT_SECONDS}s"
+        hint = f"check {variable}'s host and port, and that a firewall lets the connection through"
+    else:
+        hint = f"check that the database server is running and {variable}'s host and port"
+{%- elif cookiecutter.database == "mysql" %}
+    if code == UNKNOWN_DATABASE:
+        where = f"-h {url.host} " if url.host else ""
+        hint = (
+            f"create it (mysql {where}-u {url.username} -e 'CREATE DATABASE `{url.database}` "
+            f"CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci') or fix {variable}"
+        )
+    elif code in ACCESS_DENIED:
+        hint = f"fix the user or password in {variable} (URL-encode % @ : / in the password)"
     elif isinstance(error, TimeoutError):
         reason = reason or f"no answer within {CONNECT_TIMEOUT_SECONDS}s"
         hint = f"check {variable}'s host and port, and that a firewall lets the connection through"

@@ -1,6 +1,6 @@
 """Configuration from the environment, then `.env`."""
 
-{% if cookiecutter.database == "postgresql" -%}
+{% if cookiecutter.database != "sqlite" -%}
 import re
 {% endif -%}
 from functools import lru_cache
@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, {{ "SecretStr, " if cookiecutter.tenancy == "schema-per-tenant" }}ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import {{ "URL, " if cookiecutter.database == "postgresql" }}make_url
+from sqlalchemy.engine import {{ "URL, " if cookiecutter.database != "sqlite" }}make_url
 from sqlalchemy.exc import ArgumentError
 
 ASYNC_DRIVERS = {
@@ -20,6 +20,15 @@ ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgresql+psycopg2": "postgresql+asyncpg",
     "postgresql+psycopg": "postgresql+asyncpg",
+{%- elif cookiecutter.database == "mysql" %}
+    "mysql": "mysql+aiomysql",
+    "mysql+pymysql": "mysql+aiomysql",
+    "mysql+mysqldb": "mysql+aiomysql",
+    "mysql+asyncmy": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mariadb+pymysql": "mysql+aiomysql",
+    "mariadb+mysqldb": "mysql+aiomysql",
+    "mariadb+aiomysql": "mysql+aiomysql",
 {%- else %}
     "sqlite": "sqlite+aiosqlite",
 {%- endif %}
@@ -28,15 +37,22 @@ ASYNC_DRIVERS = {
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Query options asyncpg.connect() takes; anything else would fail deep inside the driver.
 ASYNCPG_OPTIONS = frozenset({"ssl", "target_session_attrs", "prepared_statement_cache_size"})
-# Interpolated into offline SQL scripts, so only plain durations pass.
-POSTGRESQL_DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
+{%- elif cookiecutter.database == "mysql" %}
+# Query options aiomysql.connect() takes (SQLAlchemy turns the ssl_* ones into its `ssl`).
+MYSQL_OPTIONS = frozenset({"charset", "ssl_ca", "ssl_cert", "ssl_key", "ssl_check_hostname"})
+# Tables, columns and the connection all hold text as utf8mb4: MySQL's `utf8` is 3-byte only.
+CHARSET = "utf8mb4"
 {%- endif %}
-SYNC_SCHEMES = "{{ 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://' if cookiecutter.database == 'postgresql' else 'sqlite://' }}"
+{%- if cookiecutter.database != "sqlite" %}
+# Interpolated into offline SQL scripts, so only plain durations pass.
+DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
+{%- endif %}
+SYNC_SCHEMES = "{{ {'postgresql': 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://', 'mysql': 'mysql://, mariadb://, mysql+pymysql://, mysql+mysqldb:// and mysql+asyncmy://', 'sqlite': 'sqlite://'}[cookiecutter.database] }}"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 CANARY_TENANTS = re.compile(r"[0-9]+|[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*")
 {%- endif %}
-EXPECTED_DRIVER = "{{ 'postgresql+asyncpg' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite' }}"
-EXAMPLE_URL = "{{ 'postgresql+asyncpg://user:password@127.0.0.1:5432/app' if cookiecutter.database == 'postgresql' else 'sqlite+aiosqlite:///./app.db' }}"
+EXPECTED_DRIVER = "{{ {'postgresql': 'postgresql+asyncpg', 'mysql': 'mysql+aiomysql', 'sqlite': 'sqlite+aiosqlite'}[cookiecutter.database] }}"
+EXAMPLE_URL = "{{ {'postgresql': 'postgresql+asyncpg://user:password@127.0.0.1:5432/app', 'mysql': 'mysql+aiomysql://user:password@127.0.0.1:3306/app', 'sqlite': 'sqlite+aiosqlite:///./app.db'}[cookiecutter.database] }}"
 
 
 class ConfigurationError(RuntimeError):
@@ -70,6 +86,8 @@ def to_async_driver(url: str) -> str:
         raise ValueError(f"its port {parsed.port} is not between 1 and 65535")
 {%- if cookiecutter.database == "postgresql" %}
     parsed = with_asyncpg_options(parsed)
+{%- elif cookiecutter.database == "mysql" %}
+    parsed = with_mysql_options(parsed)
 {%- endif %}
     return parsed.render_as_string(hide_password=False)
 {%- if cookiecutter.database == "postgresql" %}
@@ -89,6 +107,25 @@ def with_asyncpg_options(url: URL) -> URL:
             f"option {unknown[0]} is not understood by asyncpg: remove it from the URL "
             f"(supported: sslmode, {', '.join(sorted(ASYNCPG_OPTIONS))}; certificates go in "
             "PGSSLROOTCERT, PGSSLCERT and PGSSLKEY)"
+        )
+    return url.set(query=options)
+{%- elif cookiecutter.database == "mysql" %}
+
+
+def with_mysql_options(url: URL) -> URL:
+    """utf8mb4 on the connection; refuse what aiomysql lacks, or a charset that loses text."""
+    options = dict(url.query)
+    charset = options.setdefault("charset", CHARSET)
+    if charset != CHARSET:
+        raise ValueError(
+            f"charset={charset} cannot hold all of Unicode (emoji, some CJK): remove charset "
+            f"from the URL or set charset={CHARSET}"
+        )
+    unknown = sorted(set(options) - MYSQL_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"option {unknown[0]} is not understood by aiomysql: remove it from the URL "
+            f"(supported: {', '.join(sorted(MYSQL_OPTIONS))})"
         )
     return url.set(query=options)
 {%- endif %}
@@ -117,6 +154,15 @@ class Settings(BaseSettings):
     # Migrations need a session of their own: set this to a URL straight to PostgreSQL when
     # DATABASE_URL goes through a pooler. Alembic uses it instead of DATABASE_URL.
     migration_database_url: str | None = None
+{%- elif cookiecutter.database == "mysql" %}
+    # Applied to every migration connection, and written into offline (--sql) scripts: how long
+    # DDL waits for a table's metadata lock (lock_wait_timeout), and, on MariaDB, how long one
+    # statement may run (max_statement_time; MySQL has no limit for DDL).
+    migration_lock_timeout: str = "5s"
+    migration_statement_timeout: str = "60s"
+    # Bounds each statement of a request: MariaDB's max_statement_time, MySQL's
+    # max_execution_time (which MySQL applies to SELECTs only).
+    database_statement_timeout: str = "10s"
 {%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     # Bearer token for POST /tenants; unset, the endpoint does not exist (404).
@@ -139,16 +185,20 @@ class Settings(BaseSettings):
     @classmethod
     def migration_url_uses_async_driver(cls, value: str | None) -> str | None:
         return None if value is None else to_async_driver(value.strip())
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
 
     @field_validator(
         "migration_lock_timeout",
         "migration_statement_timeout",
+{%- if cookiecutter.database == "postgresql" %}
         "migration_lock_retry_delay",
+{%- endif %}
         "database_statement_timeout",
     )
     @classmethod
-    def is_postgresql_duration(cls, value: str) -> str:
-        if not POSTGRESQL_DURATION.fullmatch(value):
+    def is_duration(cls, value: str) -> str:
+        if not DURATION.fullmatch(value):
             raise ValueError(f"{value!r} is not a duration such as '500ms', '5s' or '2min'")
         return value
 {%- endif %}

@@ -1,16 +1,16 @@
-"""`python -m devtools migration-report` on test revisions: the locks {{ "PostgreSQL really takes" if cookiecutter.database == "postgresql" else "SQLite cannot show" }}.
+"""`python -m devtools migration-report` on test revisions: the locks {{ "PostgreSQL really takes" if cookiecutter.database == "postgresql" else "MySQL is not asked for" if cookiecutter.database == "mysql" else "SQLite cannot show" }}.
 
 Each test writes revisions on top of the project's head in a copy of migrations/, and the report
 runs them on a scratch database of its own.
 """
 
 import json
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
 import os
 import signal
 {%- endif %}
 import subprocess
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
 import sys
 {%- endif %}
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.__main__ import main
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
 from tests.databases import query
 from tests.fixtures.scratch_migrations import HUNG_SECONDS, PROJECT, ScratchMigrations, wait_until
 {%- else %}
@@ -56,12 +56,21 @@ ACKNOWLEDGED_DROP = """
 op.drop_column("gadgets", "name")
 """
 ADD_COLOUR = """
-op.add_column("gadgets", sa.Column("colour", sa.Text))
+op.add_column("gadgets", sa.Column("colour", sa.String(20)))
 op.create_index("ix_gadgets_colour", "gadgets", ["colour"])
 """
+{%- if cookiecutter.database == "mysql" %}
+# MySQL fills a new NOT NULL column with '' on its own; this fails on the first row instead.
+FAILS_ON_ROWS = """
+op.alter_column(
+    "gadgets", "name", existing_type=sa.Text, type_=sa.Integer, existing_nullable=False
+)
+"""
+{%- else %}
 NOT_NULL_WITHOUT_DEFAULT = """
 op.add_column("gadgets", sa.Column("colour", sa.Text, nullable=False))
 """
+{%- endif %}
 FIXTURES = """
 from sqlalchemy import Connection, text
 
@@ -80,7 +89,12 @@ def seed(connection: Connection, revision: str | None) -> None:
     connection.execute(
         text(
             "INSERT INTO books (title, pages, author_id) "
+{%- if cookiecutter.database == "mysql" %}
+            "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+            "SELECT 'Book', 10, 1 FROM n"
+{%- else %}
             "SELECT 'Book', 10, 1 FROM generate_series(1, 500)"
+{%- endif %}
         )
     )
 '''
@@ -190,11 +204,22 @@ def test_the_markdown_report_has_a_summary_sections_findings_and_a_diagram(
     assert "ALTER TABLE gadgets DROP COLUMN name;" in markdown  # the offline SQL
 
 
+{% endif -%}
+{% if cookiecutter.database != "sqlite" -%}
 {% if cookiecutter.example_model == "yes" -%}
 def test_the_documented_fixtures_seed_the_scratch_database(
     migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (Path.cwd() / "fixtures.py").write_text(DOCUMENTED_FIXTURES)
+{%- if cookiecutter.database == "mysql" %}
+    # MySQL's row counts are not measured: 500 books of one title fail a unique index instead.
+    unique_titles = 'op.create_index("ix_books_title", "books", ["title"], unique=True)'
+    migrations.add("unique_titles", unique_titles)
+
+    (revision,) = json_report(capsys, revision_file(migrations, "unique_titles"))["revisions"]
+
+    assert "Duplicate entry 'Book'" in revision["error"]
+{%- else %}
     add_column = 'op.add_column("books", sa.Column("shelf_mark", sa.String(20)))'
     migrations.add("shelf_mark", add_column)
 
@@ -202,16 +227,24 @@ def test_the_documented_fixtures_seed_the_scratch_database(
 
     added = statement(revision, "ALTER TABLE books ADD COLUMN shelf_mark")
     assert added["rows"] == {"books": 500}
+{%- endif %}
 
 
 {% endif -%}
 def test_a_revision_that_fails_on_the_scratch_database_is_red(
     migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
 ) -> None:
+{%- if cookiecutter.database == "mysql" %}
+    migrations.add("colour", FAILS_ON_ROWS)
+    (revision,) = json_report(capsys, revision_file(migrations, "colour"))["revisions"]
+
+    assert "integer value: 'a'" in revision["error"].lower()
+{%- else %}
     migrations.add("colour", NOT_NULL_WITHOUT_DEFAULT)
     (revision,) = json_report(capsys, revision_file(migrations, "colour"))["revisions"]
 
     assert "NotNullViolationError" in revision["error"] or "null values" in revision["error"]
+{%- endif %}
     assert revision["verdict"] == "red"
 
 
@@ -238,15 +271,22 @@ from sqlalchemy import Connection, text
 
 
 def seed(connection: Connection, revision: str | None) -> None:
-    name = connection.scalar(text("SELECT current_database()"))
+    name = connection.scalar(text("SELECT {{ 'DATABASE()' if cookiecutter.database == 'mysql' else 'current_database()' }}"))
     Path("started").write_text(name)
-    connection.execute(text("SELECT pg_sleep(600)"))
+    connection.execute(text("{{ 'DO SLEEP(600)' if cookiecutter.database == 'mysql' else 'SELECT pg_sleep(600)' }}"))
 """
 SLOW_REVISION = """
-name = op.get_bind().scalar(sa.text("SELECT current_database()"))
+name = op.get_bind().scalar(sa.text("SELECT {{ 'DATABASE()' if cookiecutter.database == 'mysql' else 'current_database()' }}"))
 pathlib.Path("started").write_text(name)
-op.execute(sa.text("SELECT pg_sleep(600)"))
+op.execute(sa.text("{{ 'DO SLEEP(600)' if cookiecutter.database == 'mysql' else 'SELECT pg_sleep(600)' }}"))
 """
+{%- if cookiecutter.database == "mysql" %}
+DATABASE_EXISTS = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :name"
+UNREACHABLE = "mysql+aiomysql://root@127.0.0.1:1/app"
+{%- else %}
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = :name"
+UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/app"
+{%- endif %}
 
 
 @pytest.mark.parametrize("where", ["seed", "revision"])
@@ -271,20 +311,21 @@ def test_sigterm_drops_the_scratch_database_and_says_so_on_one_line(
         "migration-report: interrupted: nothing reported, and the scratch database was dropped\n"
     )
     name = started.read_text()
-    assert query(server_url(), "SELECT 1 FROM pg_database WHERE datname = :name", name=name) == []
+    assert query(server_url(), DATABASE_EXISTS, name=name) == []
 
 
 def test_a_server_that_cannot_be_reached_is_one_line(migrations: ScratchMigrations) -> None:
     migrations.add("colour", ADD_COLOUR)
-    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/app"
-    process = report_process(str(revision_file(migrations, "colour")), DATABASE_URL=unreachable)
+    process = report_process(str(revision_file(migrations, "colour")), DATABASE_URL=UNREACHABLE)
     out, err = process.communicate(timeout=HUNG_SECONDS)
 
     assert (process.returncode, out) == (2, "")
-    assert err.startswith("migration-report: cannot connect to postgresql+asyncpg://postgres@127")
+    assert err.startswith(f"migration-report: cannot connect to {UNREACHABLE}")
     assert err.count("\n") == 1, err
 
 
+{% endif -%}
+{% if cookiecutter.database == "postgresql" -%}
 def test_behind_a_pooler_it_measures_through_migration_database_url(
     migrations: ScratchMigrations,
 ) -> None:
@@ -304,6 +345,28 @@ def test_behind_a_pooler_it_measures_through_migration_database_url(
     assert (without.returncode, out) == (2, "")
     assert err.startswith("migration-report: DATABASE_POOLER=pgbouncer: ") and err.count("\n") == 1
     assert "set MIGRATION_DATABASE_URL to a URL straight to PostgreSQL" in err
+
+
+{% elif cookiecutter.database == "mysql" -%}
+def test_mysql_runs_the_statements_and_renders_them_but_measures_no_locks(
+    migrations: ScratchMigrations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrations.add("colour", ADD_COLOUR)
+    path = revision_file(migrations, "colour")
+    found = json_report(capsys, path)
+    (revision,) = found["revisions"]
+
+    assert (found["database"], found["locks_measured"]) == ("mysql", False)
+    # The migration session's own statements (its lock, its limits) are not the revision's.
+    assert [statement["sql"] for statement in revision["statements"]] == [
+        "ALTER TABLE gadgets ADD COLUMN colour VARCHAR(20)",
+        "CREATE INDEX ix_gadgets_colour ON gadgets (colour)",
+    ]
+    assert all(statement["locks"] == [] for statement in revision["statements"])
+    assert [change["what"] for change in revision["changes"]] == ["column added", "index created"]
+    assert "CREATE INDEX ix_gadgets_colour ON gadgets (colour)" in revision["offline_sql"]
+    assert "ML101" in {finding["rule"] for finding in revision["findings"]}
+    assert "locks not measured (the linter's ML rules" in report(capsys, str(path))
 
 
 {% else -%}

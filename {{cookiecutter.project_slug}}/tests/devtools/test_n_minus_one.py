@@ -176,7 +176,7 @@ def test_the_tests_use_the_database_the_n_minus_one_test_gives_them(
     unmigrated_database_url: str,
 ) -> None:
     given = make_url(unmigrated_database_url)
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
     missing = f"{given.database}_missing_{uuid.uuid4().hex[:6]}"
 {%- else %}
     # SQLite creates a missing file, not a missing directory.
@@ -193,13 +193,23 @@ def test_the_tests_use_the_database_the_n_minus_one_test_gives_them(
 def test_the_tests_neither_migrate_nor_drop_the_database_they_are_given(
     unmigrated_database_url: str,
 ) -> None:
-    run_tests_on(unmigrated_database_url)
+    result = run_tests_on(unmigrated_database_url)
+
+    assert result.returncode == 0, result.stdout
 {% if cookiecutter.database == "postgresql" %}
     version_table_name = "{{ 'shared.' if cookiecutter.tenancy == 'schema-per-tenant' }}alembic_version"
     [(version_table,)] = query(
         unmigrated_database_url, "SELECT to_regclass(:name)", name=version_table_name
     )
     assert version_table is None
+{%- elif cookiecutter.database == "mysql" %}
+    # The query fails if the database was dropped.
+    version_tables = query(
+        unmigrated_database_url,
+        "SELECT TABLE_NAME FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'alembic_version'",
+    )
+    assert version_tables == []
 {%- else %}
     path = Path(make_url(unmigrated_database_url).database or "")
     assert path.is_file(), "dropped"

@@ -39,14 +39,18 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 ROWS_PER_TABLE = 3
 NOT_SEEDED = ("alembic_version",)
 # The CHECK a non-native enum becomes: `status IN ('a', 'b')` on SQLite,
-# `(status)::text = ANY ((ARRAY['a'::character varying, ...])::text[])` on PostgreSQL.
-LISTING_COLUMN = re.compile(r'(\w+)"?\)?(?:::[a-z ]+)?\s*(?:IN|=\s*ANY)\s*\(', re.IGNORECASE)
+# `(status)::text = ANY ((ARRAY['a'::character varying, ...])::text[])` on PostgreSQL,
+# "`status` in ('a','b')" on MySQL.
+LISTING_COLUMN = re.compile(r'(\w+)[`"]?\)?(?:::[a-z ]+)?\s*(?:IN|=\s*ANY)\s*\(', re.IGNORECASE)
 QUOTED = re.compile(r"'((?:[^']|'')*)'")
+# How each database refuses a row over a CHECK: PostgreSQL, SQLite and MySQL name a "check
+# constraint"; MariaDB says "CONSTRAINT `table.name` failed" (an OperationalError there).
+CHECK_FAILED = re.compile(r"check constraint|CONSTRAINT `[^`]*` failed", re.IGNORECASE)
 
 Reference = tuple[Any, ...]
 
@@ -239,8 +243,8 @@ def insert_row(connection: Connection, table: Table, row: dict[str, Any]) -> Non
     try:
         with connection.begin_nested():
             connection.execute(insert(table).values(row))
-    except IntegrityError as error:
+    except (IntegrityError, OperationalError) as error:
         message = str(error.orig).splitlines()[0]
-        if "check constraint" in message.lower():
+        if CHECK_FAILED.search(message):
             raise CannotSeed(f"a CHECK refused the generated row ({message})") from None
         raise

@@ -43,6 +43,22 @@ READD_NAME_NOT_NULL = 'op.add_column("gadgets", sa.Column("name", sa.String(50),
 NULLS_IN_SIZE = 'column "size" of relation "gadgets" contains null values'
 NULLS_IN_NAME = 'column "name" of relation "gadgets" contains null values'
 DUPLICATE_NAMES = 'could not create unique index "ix_gadgets_name"'
+{%- elif cookiecutter.database == "mysql" %}
+# MySQL adds a NOT NULL column without a default to a table with rows, giving each row the
+# type's zero (0, ''), silently: what fails on the first real row is making a column NOT NULL
+# over the NULLs older rows hold (MariaDB: "Data truncated", MySQL: "Invalid use of NULL").
+ADD_NOT_NULL_COLUMN = """
+    op.add_column("gadgets", sa.Column("size", sa.Integer))
+    op.alter_column("gadgets", "size", existing_type=sa.Integer, nullable=False)
+"""
+DROP_NAME = 'op.drop_column("gadgets", "name")'
+READD_NAME_NOT_NULL = """
+    op.add_column("gadgets", sa.Column("name", sa.String(50)))
+    op.alter_column("gadgets", "name", existing_type=sa.String(50), nullable=False)
+"""
+NULLS_IN_SIZE = "Data truncated for column 'size'|Invalid use of NULL value"
+NULLS_IN_NAME = "Data truncated for column 'name'|Invalid use of NULL value"
+DUPLICATE_NAMES = r"Duplicate entry '\w+' for key '(gadgets\.)?ix_gadgets_name'"
 {%- else %}
 # SQLite refuses ADD COLUMN ... NOT NULL without a default even on an empty table; a batch copy
 # of the table is what meets the rows.

@@ -86,7 +86,7 @@ def test_every_example_upgrades_downgrades_and_upgrades_again(
     views = on_connection(database_url, lambda sync: inspect(sync).get_view_names())
     assert "pending_orders" in views
     assert {"ix_orders_replaces_id", "uq_orders_reference"} <= indexes
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
     uniques = on_connection(
         database_url,
         lambda sync: {u["name"] for u in inspect(sync).get_unique_constraints("orders")},

@@ -20,6 +20,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+{%- if cookiecutter.database == "mysql" %}
+
+from {{ cookiecutter.package_name }}.db import mysql_error_code
+{%- endif %}
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,16 @@ RETRYABLE_SQLSTATES = {
     "53": "the database is out of resources",
     "57": "the database is shutting down or starting",
     "58": "the database is unavailable",
+}
+{%- elif cookiecutter.database == "mysql" %}
+# Server error numbers that say "not now" rather than "not this request".
+RETRYABLE_ERRORS = {
+    1969: "the database did not answer in time",  # MariaDB max_statement_time
+    3024: "the database did not answer in time",  # MySQL max_execution_time
+    1213: "the request conflicted with a concurrent one; retry it",
+    1205: "the data is locked by another request; retry it",
+    1040: "the database is out of resources",
+    1053: "the database is shutting down or starting",
 }
 {%- endif %}
 
@@ -100,6 +114,9 @@ def unavailable(error: Exception) -> str | None:
     for prefix, reason in RETRYABLE_SQLSTATES.items():
         if code.startswith(prefix):
             return reason
+{%- elif cookiecutter.database == "mysql" %}
+    if (reason := RETRYABLE_ERRORS.get(mysql_error_code(error) or 0)) is not None:
+        return reason
 {%- endif %}
     if isinstance(error, OperationalError) or (
         isinstance(error, InterfaceError) and not rejected_value(error)

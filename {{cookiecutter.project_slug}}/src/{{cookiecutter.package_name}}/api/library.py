@@ -119,18 +119,36 @@ async def update_or_404(session: AsyncSession, model: type[Model], id_: int, bod
     if not changes:
         return await get_or_404(session, model, id_)
     check_id(model, id_)
+{%- if cookiecutter.database == "mysql" %}
+    # MySQL has no UPDATE ... RETURNING. The UPDATE locks the row until the commit, so the
+    # SELECT after it reads this request's change, not a concurrent one.
+    connection = await session.connection()
+    updated = await connection.execute(update(model).where(model.id == id_).values(changes))
+    if updated.rowcount == 0:
+        raise not_found(model, id_)
+    found = await session.get_one(model, id_, populate_existing=True)
+{%- else %}
     statement = update(model).where(model.id == id_).values(changes).returning(model)
     found: Model | None = await session.scalar(statement)
     if found is None:
         raise not_found(model, id_)
+{%- endif %}
     await session.commit()
     return found
 
 
 async def delete_or_404(session: AsyncSession, model: type[Model], id_: int) -> None:
     check_id(model, id_)
+{%- if cookiecutter.database == "mysql" %}
+    # MySQL has no DELETE ... RETURNING (MariaDB has): the count of deleted rows says the same.
+    connection = await session.connection()
+    deleted = await connection.execute(delete(model).where(model.id == id_))
+    if deleted.rowcount == 0:
+        raise not_found(model, id_)
+{%- else %}
     if await session.scalar(delete(model).where(model.id == id_).returning(model.id)) is None:
         raise not_found(model, id_)
+{%- endif %}
     await session.commit()
 
 

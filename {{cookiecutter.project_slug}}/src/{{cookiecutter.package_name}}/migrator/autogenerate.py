@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
-from {{ cookiecutter.package_name }}.migrator import rewriter
+from {{ cookiecutter.package_name }}.migrator import {{ "one_per_revision" if cookiecutter.database == "mysql" else "rewriter" }}
 from {{ cookiecutter.package_name }}.migrator.config import excluded_tables, is_autogenerating
 from {{ cookiecutter.package_name }}.migrator.phases import (
     Phase,
@@ -81,10 +81,18 @@ def safe_revisions(config: Config) -> Callable[..., None]:
         context: MigrationContext, revision: object, directives: list[ops.MigrationScript]
     ) -> None:
         skip_empty(context, revision, directives)
-        if not directives or not is_autogenerating(config) or context.dialect.name != "postgresql":
+        if not directives or not is_autogenerating(config):
             return
         phase = explicit_phase(config)
+{%- if cookiecutter.database == "mysql" %}
+        if context.dialect.name != "mysql":
+            return
+        written = one_per_revision.split(directives[0], phase)
+{%- else %}
+        if context.dialect.name != "postgresql":
+            return
         written = rewriter.safe_revisions(context, revision, directives[0], split=phase is None)
+{%- endif %}
         directives[:] = [script for script, _ in written]
         for script, decided in written:
             assert script.rev_id is not None

@@ -18,6 +18,8 @@ from {{ cookiecutter.package_name }}.db import explain_connection_error
 from {{ cookiecutter.package_name }}.migrator.config import is_command_line
 {%- if cookiecutter.database == "postgresql" %}
 from {{ cookiecutter.package_name }}.migrator.locks import LOCK_NOT_AVAILABLE, LockRetriesExhausted
+{%- elif cookiecutter.database == "mysql" %}
+from {{ cookiecutter.package_name }}.migrator.partial import RevisionFailed
 {%- endif %}
 from {{ cookiecutter.package_name }}.migrator.phases import PostDeployPending
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
@@ -27,10 +29,18 @@ from {{ cookiecutter.package_name }}.settings import ConfigurationError{{ ", get
 
 EXPLAINED = (CommandError, DatabaseNotAtHead)
 REVISION_ID = re.compile(r"[0-9A-Za-z_]{1,64}")
+{%- if cookiecutter.database == "mysql" %}
+INTERRUPTED = (
+    "interrupted: the statement in progress was stopped and the migration lock released; "
+    "MySQL keeps the DDL statements the revision had already run (the log above lists them): "
+    "`alembic current` shows where the database is, run the command again to continue"
+)
+{%- else %}
 INTERRUPTED = (
     "interrupted: the revision in progress was rolled back and the migration lock released; "
     "`alembic current` shows where the database is, run the command again to continue"
 )
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 INSUFFICIENT_PRIVILEGE = "42501"
 QUERY_CANCELED = "57014"
@@ -74,6 +84,9 @@ def one_line(error: BaseException) -> str | None:
 {%- if cookiecutter.database == "postgresql" %}
     if isinstance(error, DBAPIError):
         return explain_timeout(error)
+{%- elif cookiecutter.database == "mysql" %}
+    if isinstance(error, RevisionFailed):
+        return str(error)
 {%- endif %}
     return None
 

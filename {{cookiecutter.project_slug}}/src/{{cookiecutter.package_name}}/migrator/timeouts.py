@@ -18,7 +18,7 @@ from alembic.script import Script
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
 
-from {{ cookiecutter.package_name }}.settings import POSTGRESQL_DURATION, Settings
+from {{ cookiecutter.package_name }}.settings import DURATION, Settings
 
 TIMEOUTS = ("lock_timeout", "statement_timeout")
 SET_CONFIG = text("SELECT set_config(:name, :value, false)")
@@ -33,7 +33,7 @@ def revision_timeouts(script: Script) -> dict[str, str]:
         value = getattr(script.module, name, None)
         if value is None:
             continue
-        if not isinstance(value, str) or not POSTGRESQL_DURATION.fullmatch(value):
+        if not isinstance(value, str) or not DURATION.fullmatch(value):
             raise CommandError(
                 f"{name} in {script.path} is {value!r}: use a duration such as '500ms', '5s' "
                 "or '30min'"

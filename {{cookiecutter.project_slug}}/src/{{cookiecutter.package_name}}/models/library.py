@@ -14,7 +14,13 @@ class Author(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
+{%- if cookiecutter.database == "mysql" %}
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.current_timestamp()
+    )
+{%- else %}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+{%- endif %}
 
     books: Mapped[list["Book"]] = relationship(back_populates="author")
 

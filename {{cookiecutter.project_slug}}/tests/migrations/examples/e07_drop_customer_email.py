@@ -38,6 +38,22 @@ def downgrade() -> None:
     op.alter_column("orders", "email", existing_type=sa.String(length=320), nullable=True)
     op.execute(sa.text("UPDATE orders SET customer_email = email WHERE customer_email IS NULL"))
     op.set_not_null("orders", "customer_email")
+{%- elif cookiecutter.database == "mysql" -%}
+def upgrade() -> None:
+    # One statement, which MySQL applies whole or not at all; in place, writes go on.
+    op.execute(
+        sa.text(
+            "ALTER TABLE orders MODIFY email VARCHAR(320) NOT NULL, DROP COLUMN customer_email, "
+            "ALGORITHM=INPLACE, LOCK=NONE"
+        )
+    )
+
+
+def downgrade() -> None:
+    op.add_column("orders", sa.Column("customer_email", sa.String(length=320), nullable=True))
+    op.alter_column("orders", "email", existing_type=sa.String(length=320), nullable=True)
+    op.execute(sa.text("UPDATE orders SET customer_email = email WHERE customer_email IS NULL"))
+    op.alter_column("orders", "customer_email", existing_type=sa.String(length=320), nullable=False)
 {%- else -%}
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch_op:

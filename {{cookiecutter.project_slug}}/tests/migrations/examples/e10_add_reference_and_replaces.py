@@ -51,6 +51,35 @@ def downgrade() -> None:
     op.drop_column("orders", "replaces_id", if_exists=True)
     op.drop_column("orders", "reference", if_exists=True)
     op.drop_index_concurrently(op.f("ix_orders_replaces_id"), table_name="orders")
+{%- elif cookiecutter.database == "mysql" -%}
+# One ALTER TABLE, which MySQL applies whole, in place while reads and writes go on. InnoDB adds
+# a foreign key in place only with foreign_key_checks off, which skips checking the rows that
+# exist: all of them hold NULL in the new column.
+ADD_REFERENCE_AND_REPLACES = sa.text(
+    "ALTER TABLE orders ADD COLUMN reference VARCHAR(40) NULL, "
+    "ADD COLUMN replaces_id INTEGER NULL, "
+    "ADD CONSTRAINT uq_orders_reference UNIQUE (reference), "
+    "ADD INDEX ix_orders_replaces_id (replaces_id), "
+    "ADD CONSTRAINT fk_orders_replaces_id_orders FOREIGN KEY (replaces_id) REFERENCES orders (id), "
+    "ALGORITHM=INPLACE, LOCK=NONE"
+)
+
+
+def upgrade() -> None:
+    op.execute(sa.text("SET SESSION foreign_key_checks = 0"))
+    try:
+        op.execute(ADD_REFERENCE_AND_REPLACES)
+    finally:
+        op.execute(sa.text("SET SESSION foreign_key_checks = 1"))
+
+
+def downgrade() -> None:
+    op.execute(
+        sa.text(
+            "ALTER TABLE orders DROP FOREIGN KEY fk_orders_replaces_id_orders, "
+            "DROP COLUMN replaces_id, DROP COLUMN reference"
+        )
+    )
 {%- else -%}
 # SQLite adds columns in place; a constraint would copy the table, which the view on it forbids.
 def upgrade() -> None:
