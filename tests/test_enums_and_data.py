@@ -15,7 +15,7 @@ ENUMS_MODULE = f"src/{PACKAGE}/migrator/enums.py"
 ENUMS_IMPORT = f"import {PACKAGE}.migrator.enums"
 
 
-@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("database", ["postgresql", "sqlite", "mysql"])
 def test_only_postgresql_bakes_ship_and_load_the_enum_support(
     tmp_path: Path, database: str
 ) -> None:
@@ -27,7 +27,7 @@ def test_only_postgresql_bakes_ship_and_load_the_enum_support(
     assert (project / ENUMS_MODULE).exists() == postgresql
     assert (project / "tests" / "migrations" / "test_enums.py").exists() == postgresql
     stairway = (project / "tests" / "migrations" / "stairway.py").read_text()
-    assert "seed(" in stairway
+    assert "Seeding(" in stairway
     assert (project / "tests" / "migrations" / "test_seeded_stairway.py").exists()
 
 

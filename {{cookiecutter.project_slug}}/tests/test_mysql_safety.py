@@ -276,6 +276,30 @@ def test_a_revision_failing_at_its_second_statement_says_what_to_undo(
     assert revisions_and_tables(database_url) == ({"ba1f0a000001"}, tables)
 
 
+def test_rows_written_before_a_failing_ddl_statement_are_reported_committed(
+    tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    created = migrations.add("ba1f0a000002", upgrade=CREATE_WIDGETS)
+    migrations.add(
+        "ba1f0a000003",
+        upgrade=[
+            'op.execute("INSERT INTO widgets (id) VALUES (7)")',
+            'op.add_column("widgets", sa.Column("id", sa.Integer))',
+        ],
+    )
+
+    result = run(migrations.command("upgrade", "head"), alembic_environment(database_url))
+
+    line = failure_line(result)
+    # MySQL commits the open transaction before it starts a DDL statement, even a failing one.
+    insert = "INSERT INTO widgets (id) VALUES (7)"
+    assert f"MySQL had already committed 1 statement(s) of it (1. {insert}) and" in line
+    assert f"the database is still marked at {created}: undo it by hand" in line
+    assert query(database_url, "SELECT id FROM widgets") == [(7,)]
+    assert revisions_and_tables(database_url)[0] == {created}
+
+
 def test_a_database_that_cannot_hold_unicode_is_refused(database_url: str) -> None:
     name = make_url(database_url).database
     on_mysql_server(database_url, f"ALTER DATABASE `{name}` CHARACTER SET latin1")

@@ -20,6 +20,7 @@ import re
 import secrets
 import uuid
 import warnings
+from collections import defaultdict
 from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,6 +39,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -52,7 +54,34 @@ QUOTED = re.compile(r"'((?:[^']|'')*)'")
 # constraint"; MariaDB says "CONSTRAINT `table.name` failed" (an OperationalError there).
 CHECK_FAILED = re.compile(r"check constraint|CONSTRAINT `[^`]*` failed", re.IGNORECASE)
 
+# Every column of every table of a schema (None: the connection's own), in one query: the
+# stairway seeds a table again only when this shape of it changed.
+{%- if cookiecutter.database == "postgresql" %}
+SHAPES = text(
+    "SELECT c.table_name, c.column_name, c.data_type, c.is_nullable "
+    "FROM information_schema.columns AS c JOIN information_schema.tables AS t "
+    "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+    "WHERE c.table_schema = COALESCE(:schema, current_schema()) AND t.table_type = 'BASE TABLE' "
+    "ORDER BY c.table_name, c.ordinal_position"
+)
+{%- elif cookiecutter.database == "mysql" %}
+SHAPES = text(
+    "SELECT c.table_name, c.column_name, c.column_type, c.is_nullable "
+    "FROM information_schema.columns AS c JOIN information_schema.tables AS t "
+    "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+    "WHERE c.table_schema = COALESCE(:schema, DATABASE()) AND t.table_type = 'BASE TABLE' "
+    "ORDER BY c.table_name, c.ordinal_position"
+)
+{%- else %}
+SHAPES = text(
+    'SELECT m.name, p.name, p.type, p."notnull" FROM sqlite_master AS m '
+    "JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' AND :schema IS NULL "
+    "ORDER BY m.name, p.cid"
+)
+{%- endif %}
+
 Reference = tuple[Any, ...]
+Shape = tuple[tuple[Any, ...], ...]
 
 
 class SeedWarning(UserWarning):
@@ -68,16 +97,18 @@ def seed(
     schema: str | None = None,
     rows: int = ROWS_PER_TABLE,
     skip: Collection[str] = NOT_SEEDED,
+    only: Collection[str] | None = None,
 ) -> dict[str, int]:
-    """Insert `rows` rows into every table of `schema`; return the tables seeded and how many."""
+    """Insert `rows` rows into every table of `schema` (or the `only` ones); return the tables
+    seeded and how many."""
     if not 0 <= rows < UNIQUE_BLOCK:
         raise ValueError(f"rows is {rows}: seed between 0 and {UNIQUE_BLOCK - 1} rows a table")
     metadata = MetaData()
-    metadata.reflect(connection, schema=schema)
+    metadata.reflect(connection, schema=schema, only=None if only is None else list(only))
     seeded: dict[str, int] = {}
     for table in metadata.sorted_tables:
-        # Tables of other schemas are reflected when a foreign key points there: not ours.
-        if table.schema != schema or table.name in skip:
+        # Tables of other schemas, and parents of the `only` ones, come along with foreign keys.
+        if table.schema != schema or table.name in skip or (only and table.name not in only):
             continue
         try:
             insert_rows(connection, table, rows)
@@ -86,6 +117,37 @@ def seed(
         else:
             seeded[table.name] = rows
     return seeded
+
+
+class Seeder:
+    """seed() before each step of a run, for the tables that are new or changed since.
+
+    Reflecting and seeding every table before every step would make a stairway over N revisions
+    cost N² (bench/); a table whose columns are as they were keeps its rows, and gets no more.
+    """
+
+    def __init__(self, schema: str | None, rows: int, skip: Collection[str]) -> None:
+        self.schema, self.rows, self.skip = schema, rows, skip
+        self.seeded_shapes: dict[str, Shape] = {}
+
+    def __call__(self, connection: Connection) -> dict[str, int]:
+        shapes = table_shapes(connection, self.schema)
+        changed = [
+            name
+            for name, shape in shapes.items()
+            if name not in self.skip and self.seeded_shapes.get(name) != shape
+        ]
+        self.seeded_shapes = shapes
+        if not changed:
+            return {}
+        return seed(connection, self.schema, self.rows, self.skip, only=changed)
+
+
+def table_shapes(connection: Connection, schema: str | None) -> dict[str, Shape]:
+    columns: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for table, *column in connection.execute(SHAPES, {"schema": schema}):
+        columns[str(table)].append(tuple(column))
+    return {table: tuple(shape) for table, shape in columns.items()}
 
 
 def insert_rows(connection: Connection, table: Table, count: int) -> None:

@@ -1,7 +1,11 @@
 """What autogenerate and `alembic check` compare, and what autogenerate writes.
-
+{% if cookiecutter.database == "mysql" %}
+On MySQL autogenerate writes one DDL statement per revision, contract steps last as post-deploy
+revisions (`one_per_revision`): MySQL commits each statement on its own. Importing
+{%- else %}
 On PostgreSQL autogenerate writes the zero-downtime form and splits it into a pre-deploy and a
 post-deploy revision (`rewriter`); on SQLite it writes what it detects, in batch mode. Importing
+{%- endif %}
 this module registers the safe operations (`op.create_index_concurrently` & co.) for every
 revision, since env.py imports it.
 """

@@ -42,7 +42,7 @@ def backfill(
 ) -> int:
     """UPDATE table SET values WHERE where, batch_size rows of the `key` order at a time.
 
-    Call it alone in a data-migration revision{{ ": it commits what the revision did before it" if cookiecutter.database == "postgresql" }}.
+    Call it alone in a data-migration revision{{ ": it commits what the revision did before it" if cookiecutter.database != "sqlite" }}.
     `values` maps columns to values or SQL expressions (`sa.column("customer_email")`);
     `pause_seconds` leaves the database to other work between batches. Progress is logged
     every `progress_seconds`; returns the number of rows updated.
@@ -60,7 +60,7 @@ def backfill(
         }
         op.execute(sa.update(rows).where(condition).values(literals))
         return 0
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.database != "sqlite" %}
     with op.get_context().autocommit_block():
         # Each statement commits on its own: a batch's row locks last as long as its UPDATE.
         update = Backfill(op.get_bind(), rows, rows.c[key], values, condition)

@@ -94,17 +94,27 @@ class Progress:
 
     step: RevisionStep | None = None
     statements: list[str] = field(default_factory=list)
+    # Positions of statements run in autocommit (an autocommit_block, a backfill's batches).
+    autocommitted: set[int] = field(default_factory=set)
+
+    def start(self, step: RevisionStep | None) -> None:
+        self.step, self.statements, self.autocommitted = step, [], set()
 
     def committed(self, failed: str = "") -> list[str]:
         """The statements MySQL has committed: it commits the open transaction before each DDL
-        statement it starts (even one that then fails), and each DDL statement itself."""
+        statement it starts (even one that then fails), each DDL statement itself, and what
+        ran in autocommit."""
         if DDL.match(failed):
             return list(self.statements)
-        last_ddl = max(
-            (index for index, statement in enumerate(self.statements) if DDL.match(statement)),
+        last = max(
+            (
+                index
+                for index, statement in enumerate(self.statements)
+                if DDL.match(statement) or index in self.autocommitted
+            ),
             default=-1,
         )
-        return self.statements[: last_ddl + 1]
+        return self.statements[: last + 1]
 
 
 @contextmanager
@@ -120,17 +130,18 @@ def tracked(migration_context: MigrationContext, settings: Settings) -> Iterator
 
     def steps(heads: Sequence[str], context: MigrationContext) -> Iterator[RevisionStep]:
         for step in steps_fn(heads, context):
-            progress.step, progress.statements = step, []
+            progress.start(step)
             yield step
-        progress.step = None
+        progress.start(None)
 
-    def record(*args: Any) -> None:
-        statement = str(args[2])
+    def record(on: Connection, cursor: object, statement: str, *rest: Any) -> None:
         if (
             progress.step is not None
             and not READ.match(statement)
             and version_table not in statement
         ):
+            if on.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                progress.autocommitted.add(len(progress.statements))
             progress.statements.append(statement)
 
     migration_context._migrations_fn = steps

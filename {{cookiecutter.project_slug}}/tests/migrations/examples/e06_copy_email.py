@@ -11,7 +11,7 @@ Review checklist (tick each box with [x] before merging):
 - [x] Ran upgrade, downgrade and upgrade again on a local database
 - [x] Data loss considered: drops and type changes are intended and backed up
 - [x] Indexes: new foreign keys and queried columns are indexed
-- [x] Locking: no long lock on a large table (use expand/contract or CONCURRENTLY)
+- [x] Locking: no long lock on a large table (use expand/contract{{ "; no ALTER that copies it" if cookiecutter.database == "mysql" else " or CONCURRENTLY" }})
 """
 
 from collections.abc import Sequence

@@ -1,6 +1,10 @@
 """Index orders.email without blocking writes.
 
+{% if cookiecutter.database == "mysql" -%}
+Why: InnoDB builds a secondary index in place while reads and writes of orders go on.
+{%- else -%}
 Why: a plain CREATE INDEX blocks writes to orders until it is built; CONCURRENTLY does not.
+{%- endif %}
 
 Revision ID: e1a000000008
 Revises: e1a000000007
@@ -11,7 +15,7 @@ Review checklist (tick each box with [x] before merging):
 - [x] Ran upgrade, downgrade and upgrade again on a local database
 - [x] Data loss considered: drops and type changes are intended and backed up
 - [x] Indexes: new foreign keys and queried columns are indexed
-- [x] Locking: no long lock on a large table (use expand/contract or CONCURRENTLY)
+- [x] Locking: no long lock on a large table (use expand/contract{{ "; no ALTER that copies it" if cookiecutter.database == "mysql" else " or CONCURRENTLY" }})
 """
 
 from collections.abc import Sequence

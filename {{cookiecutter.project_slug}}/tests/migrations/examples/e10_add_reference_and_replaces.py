@@ -1,7 +1,12 @@
 """Add orders.reference (unique) and orders.replaces_id (a foreign key to orders).
 
+{% if cookiecutter.database == "mysql" -%}
+Why: a new unique column and a new foreign key on a table that has rows, as one ALTER TABLE that
+MySQL runs in place: reads and writes of orders go on while it runs.
+{%- else -%}
 Why: what autogenerate writes on PostgreSQL for a new unique column and a new foreign key on a
 table that has rows: nothing in it blocks reads or writes of orders for longer than an instant.
+{%- endif %}
 
 Revision ID: e1a00000000a
 Revises: e1a000000009
@@ -12,7 +17,7 @@ Review checklist (tick each box with [x] before merging):
 - [x] Ran upgrade, downgrade and upgrade again on a local database
 - [x] Data loss considered: drops and type changes are intended and backed up
 - [x] Indexes: new foreign keys and queried columns are indexed
-- [x] Locking: no long lock on a large table (use expand/contract or CONCURRENTLY)
+- [x] Locking: no long lock on a large table (use expand/contract{{ "; no ALTER that copies it" if cookiecutter.database == "mysql" else " or CONCURRENTLY" }})
 """
 
 from collections.abc import Sequence
