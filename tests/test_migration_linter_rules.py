@@ -516,11 +516,22 @@ MYSQL_CASES = {
     "two changes to an existing table": """
         def upgrade() -> None:
             op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
-            op.create_index("ix_books_isbn", "books", ["isbn"])  # expect: ML101
+            op.create_index("ix_books_title", "books", ["title"])  # expect: ML101
         """,
-    "a column with a foreign key is two statements": """
+    "a new column with its index and unique constraint": """
         def upgrade() -> None:
-            op.add_column(  # expect: ML101, ML104
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+            op.create_unique_constraint("uq_books_isbn", "books", ["isbn"])
+            op.create_index("ix_books_isbn", "books", ["isbn"])
+        """,
+    "an index over a new column and an old one is a change": """
+        def upgrade() -> None:
+            op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
+            op.create_index("ix_books_isbn_title", "books", ["isbn", "title"])  # expect: ML101
+        """,
+    "a column with its foreign key is new objects": """
+        def upgrade() -> None:
+            op.add_column(  # expect: ML104
                 "books",
                 sa.Column("editor_id", sa.Integer(), sa.ForeignKey("authors.id"), nullable=True),
             )
@@ -832,10 +843,10 @@ def test_mysql_docs_show_linted_code(mysql_linter: dict[str, Any]) -> None:
 def test_one_statement_message_lists_the_statements(
     mysql_linter: dict[str, Any], tmp_path: Path
 ) -> None:
-    body = MYSQL_CASES["a column with a foreign key is two statements"]
+    body = MYSQL_CASES["two changes to an existing table"]
     _, _, findings = lint_case(mysql_linter, tmp_path, body)
     [split] = [f for f in findings if f.rule == "ML101"]
-    assert "runs 2 DDL statements (line 16 add_column, line 16 its foreign key)" in split.problem
+    assert "runs 2 DDL statements (line 16 add_column, line 17 create_index)" in split.problem
     assert "MySQL commits each one" in split.problem
     assert split.fix.startswith("split it into one revision per statement: alembic revision -m")
 
@@ -869,7 +880,7 @@ def test_a_mysql_acknowledgement_silences_its_finding(
         def upgrade() -> None:
             op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))
             # migration-lint: ignore[ML101] books has 40 rows; a rerun skips the column
-            op.create_index("ix_books_isbn", "books", ["isbn"])
+            op.create_index("ix_books_title", "books", ["title"])
         """
     found, _, findings = lint_case(mysql_linter, tmp_path, body)
     assert found == set()

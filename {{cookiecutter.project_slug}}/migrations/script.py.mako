@@ -2,6 +2,10 @@
     from {{ cookiecutter.package_name }}.migrator.phases import new_revision_phase
 %><%
     merge = isinstance(down_revision, (tuple, list)) and len(down_revision) > 1
+    scopes = ("upgrades", "downgrades", "shared_upgrades", "shared_downgrades", "tenant_upgrades", "tenant_downgrades")
+    written = "".join(str(context.get(scope) or "") for scope in scopes)
+    # A hand-written revision starts empty and keeps `sa` for the operations it will get.
+    uses_sa = not written.strip() or "sa." in written
 %>"""${message}
 % if not merge:
 
@@ -28,7 +32,9 @@ Review checklist (tick each box with [x] before merging):
 from collections.abc import Sequence
 % if not merge:
 
+% if uses_sa:
 import sqlalchemy as sa
+% endif
 from alembic import op
 % endif
 ${imports if imports else ""}

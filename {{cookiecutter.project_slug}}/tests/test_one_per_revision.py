@@ -146,7 +146,7 @@ def test_each_operation_on_a_table_gets_a_revision_of_its_own() -> None:
             "books",
             [
                 ops.AddColumnOp("books", column("year")),
-                ops.CreateIndexOp("ix_books_year", "books", ["year"]),
+                ops.CreateIndexOp("ix_books_title", "books", ["title"]),
             ],
         )
     )
@@ -158,6 +158,28 @@ def test_each_operation_on_a_table_gets_a_revision_of_its_own() -> None:
     assert [type(op) for op in first[0].upgrade_ops.ops[0].ops] == [ops.AddColumnOp]
     assert [type(op) for op in second[0].upgrade_ops.ops[0].ops] == [ops.CreateIndexOp]
     assert [type(op) for op in second[0].downgrade_ops.ops[0].ops] == [ops.DropIndexOp]
+
+
+def test_a_new_column_keeps_its_index_and_unique_constraint() -> None:
+    change = script(
+        ops.ModifyTableOps(
+            "books",
+            [
+                ops.AddColumnOp("books", column("isbn")),
+                ops.CreateUniqueConstraintOp("uq_books_isbn", "books", ["isbn"]),
+                ops.CreateIndexOp("ix_books_isbn_title", "books", ["isbn", "title"]),
+            ],
+        )
+    )
+
+    together, alone = split(change, None)
+
+    kinds = [type(op.ops[0]) for op in together[0].upgrade_ops.ops]
+    assert kinds == [ops.AddColumnOp, ops.CreateUniqueConstraintOp]
+    # Undone in reverse: the constraint, then the column.
+    undone = [type(op.ops[0]) for op in together[0].downgrade_ops.ops]
+    assert undone == [ops.DropConstraintOp, ops.DropColumnOp]
+    assert [type(op.ops[0]) for op in alone[0].upgrade_ops.ops] == [ops.CreateIndexOp]
 
 
 def test_an_explicit_phase_keeps_the_order_and_gives_every_revision_that_phase() -> None:

@@ -39,12 +39,19 @@ from devtools.migration_lint.target import Target
 
 # What MySQL commits on its own; COMMENT is PostgreSQL's.
 MYSQL_DDL = DDL - {"COMMENT"} | {"RENAME", "TRUNCATE"}
-# Operations that only add to a table an op.create_table made earlier in the revision.
+# Operations that only add to a table an op.create_table made earlier in the revision, or to
+# columns an op.add_column added earlier in it.
 ON_NEW_TABLES = {
     "create_index",
     "create_unique_constraint",
     "create_foreign_key",
     "create_check_constraint",
+}
+# Where each of them lists its columns, once the table argument is taken out.
+COLUMNS_ARGUMENT = {
+    "create_index": (1, "columns"),
+    "create_unique_constraint": (1, "columns"),
+    "create_foreign_key": (2, "local_cols"),
 }
 VARCHAR = {"String", "VARCHAR", "Unicode", "NVARCHAR"}
 ENUMS = {"Enum", "ENUM", "SET"}
@@ -87,15 +94,33 @@ def _statements_of(op: Op) -> list[str]:
     return ran
 
 
+def _columns(op: Op) -> set[str] | None:
+    """The columns an index, unique constraint or foreign key covers; None when not literal."""
+    where = COLUMNS_ARGUMENT.get(op.name)
+    node = op.arg(*where) if where else None
+    if not isinstance(node, ast.List | ast.Tuple):
+        return None
+    names = [literal(element) for element in node.elts]
+    return {name for name in names if isinstance(name, str)} if None not in names else None
+
+
 def _ddl(m: Migration) -> list[tuple[int, str, bool]]:
     """(line, what, creates something new) of each DDL statement upgrade() runs, in order."""
     found: list[tuple[int, str, bool]] = []
     created: dict[str, int] = {}
+    added: dict[str | None, set[str]] = {}
     for op in sorted(m.upgrade_ops(*SCHEMA_OPS), key=lambda o: o.line):
         if op.name == "create_table" and op.table:
             created.setdefault(op.table, op.line)
-        new = op.name == "create_table" or (
-            op.name in ON_NEW_TABLES and op.table in created and created[op.table] < op.line
+        if op.name == "add_column" and (column := _added_column(op)[1]) and column.args:
+            added.setdefault(op.table, set()).add(str(literal(column.args[0])))
+        covered = _columns(op)
+        new = op.name in ("create_table", "add_column") or (
+            op.name in ON_NEW_TABLES
+            and (
+                (op.table in created and created[op.table] < op.line)
+                or (covered is not None and covered <= added.get(op.table, set()))
+            )
         )
         found += [(op.line, what, new) for what in _statements_of(op)]
     for line, statement in raw_statements(m):
@@ -109,9 +134,9 @@ def _ddl(m: Migration) -> list[tuple[int, str, bool]]:
     "ML101",
     "more than one DDL statement in `upgrade()`: schema operations (`op.*`, `batch_op.*`; an "
     "`add_column` with a foreign key or an index runs two) and raw `ALTER`/`CREATE`/`DROP`/"
-    "`RENAME`/`TRUNCATE`; unless each creates something new: `create_table`, and "
+    "`RENAME`/`TRUNCATE`; unless each creates something new: `create_table`, `add_column`, and "
     "`create_index`/`create_unique_constraint`/`create_foreign_key`/`create_check_constraint` on "
-    "a table created above it; merge revisions are exempt",
+    "a table created above it or on columns added above it; merge revisions are exempt",
     "MySQL commits each DDL statement as it runs: a failure leaves the revision half-applied, "
     "its version not moved, and the rerun fails on what is already there; new objects alone are "
     "undone by dropping them",

@@ -66,7 +66,7 @@ def test_two_ddl_statements_in_one_revision_are_reported(tmp_path: Path) -> None
     revision = tmp_path / "1a2b3c4d5e6f_isbn.py"
     upgrade = [
         'op.add_column("books", sa.Column("isbn", sa.String(20), nullable=True))',
-        'op.create_index("ix_books_isbn", "books", ["isbn"])',
+        'op.create_index("ix_books_title", "books", ["title"])',
     ]
     revision.write_text(revision_source("1a2b3c4d5e6f", None, upgrade))
     result = lint(revision)

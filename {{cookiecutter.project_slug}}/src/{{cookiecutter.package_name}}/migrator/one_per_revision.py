@@ -2,8 +2,10 @@
 
 MySQL commits each DDL statement on its own, so a revision with two can fail half-applied
 (partial.py). Autogenerate's operations are split into a chain of revisions of one operation
-each; a new table keeps the indexes and constraints created on it in its revision (a failure
-leaves only new, empty objects, which a DROP undoes). Drops go last, as post-deploy revisions.
+each; a new table, or a new column, keeps the indexes and constraints created on it in its
+revision (a failure leaves only new objects, which a DROP undoes; and a unique constraint never
+meets what the running release wrote into its column in between). Drops go last, as post-deploy
+revisions.
 """
 
 from alembic.operations import MigrateOperation, ops
@@ -12,7 +14,7 @@ from {{ cookiecutter.package_name }}.migrator.phases import POST_DEPLOY, PRE_DEP
 from {{ cookiecutter.package_name }}.migrator.rewriter import created_names, id_after, is_contract
 
 Unit = list[MigrateOperation]
-# What the linter lets share a revision with the table it is created on (ML101).
+# What the linter lets share a revision with the table or column it is created on (ML101).
 JOINS_A_NEW_TABLE = (
     ops.CreateIndexOp,
     ops.CreateUniqueConstraintOp,
@@ -22,9 +24,11 @@ JOINS_A_NEW_TABLE = (
 
 
 def units(upgrade_ops: ops.UpgradeOps) -> list[Unit]:
-    """The operations, one per unit, except what is created on a table created just before."""
+    """The operations, one per unit, except what is created on a table or a column created
+    just before."""
     found: list[Unit] = []
     new_tables: dict[tuple[str | None, str], Unit] = {}
+    new_columns: dict[tuple[str | None, str, str], Unit] = {}
     for op in upgrade_ops.ops:
         pieces: list[MigrateOperation] = (
             [ops.ModifyTableOps(op.table_name, [inner], schema=op.schema) for inner in op.ops]
@@ -38,9 +42,21 @@ def units(upgrade_ops: ops.UpgradeOps) -> list[Unit]:
                 found.append(new_tables[table])
             elif table in new_tables and isinstance(only_op(piece), JOINS_A_NEW_TABLE):
                 new_tables[table].append(piece)
+            elif (column := on_one_column(only_op(piece))) and (*table, column) in new_columns:
+                new_columns[(*table, column)].append(piece)
             else:
                 found.append([piece])
+                if isinstance(added := only_op(piece), ops.AddColumnOp):
+                    new_columns[(*table, added.column.name)] = found[-1]
     return found
+
+
+def on_one_column(op: MigrateOperation) -> str | None:
+    """The column an index, unique constraint or foreign key covers, if it covers one."""
+    if not isinstance(op, JOINS_A_NEW_TABLE):
+        return None
+    columns = getattr(op, "columns", None) or getattr(op, "local_cols", None) or []
+    return columns[0] if len(columns) == 1 and isinstance(columns[0], str) else None
 
 
 def phase_of(unit: Unit, recreated: set[str]) -> Phase:
