@@ -17,7 +17,10 @@ ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 TEMPLATE_DIR = r"""{{ '.' | absolute_path }}"""
 
 # Which answers a group of files needs; the files are removed unless every answer matches.
-FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
+# An answer, or any of a tuple of answers.
+Needs = dict[str, str | tuple[str, ...]]
+
+FEATURE_FILES: list[tuple[Needs, list[str]]] = [
     (
         {"example_model": "yes"},
         [
@@ -62,8 +65,6 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
         [
             "tests/test_postgresql_safety.py",
             "tests/test_interrupted_migrations.py",
-            "tests/faults.py",
-            "tests/test_database_faults.py",
             "tests/test_postgresql_passwords.py",
             "src/{package}/migrator/locks.py",
             "src/{package}/migrator/blockers.py",
@@ -85,6 +86,7 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
     (
         {"database": "mysql"},
         [
+            "src/{package}/mysql_connections.py",
             "src/{package}/migrator/partial.py",
             "src/{package}/migrator/one_per_revision.py",
             "tests/test_mysql_safety.py",
@@ -92,13 +94,15 @@ FEATURE_FILES: list[tuple[dict[str, str], list[str]]] = [
         ],
     ),
     ({"database": "mysql", "example_model": "yes"}, ["tests/test_one_per_revision.py"]),
+    # A database server can stall or go away; a SQLite file cannot.
+    ({"database": ("postgresql", "mysql")}, ["tests/faults.py", "tests/test_database_faults.py"]),
 ]
 
 # Whole-file variants: (answers needed, target, variant). The variant, named
 # `<stem>.<variant>.<ext>` beside its target, replaces the target when every answer matches;
 # afterwards no variant file is left, whatever the answers. Variants apply before FEATURE_FILES
 # prunes, so a pruned target stays pruned.
-VARIANT_FILES: list[tuple[dict[str, str], str, str]] = [
+VARIANT_FILES: list[tuple[Needs, str, str]] = [
     ({"tenancy": "schema-per-tenant"}, "migrations/env.py", "migrations/env.tenants.py"),
     ({"database": "sqlite"}, "compose.yaml", "compose.sqlite.yaml"),
     (
@@ -123,8 +127,12 @@ ONE_LINE_IMPORT = re.compile(r"(\s*)from ([\w.]+) import ([\w, ]+)")
 REMOTE_TEMPLATE = re.compile(r"^[A-Za-z][\w+.-]+:|^[\w.-]+@")
 
 
-def matches(answers: dict[str, str], needs: dict[str, str]) -> bool:
-    return all(answers[option] == value for option, value in needs.items())
+def matches(answers: dict[str, str], needs: Needs) -> bool:
+    """Whether every answer is the one needed, or one of the ones a tuple lists."""
+    return all(
+        answers[option] in (value if isinstance(value, tuple) else (value,))
+        for option, value in needs.items()
+    )
 
 
 def paths_to_remove(answers: dict[str, str]) -> list[str]:

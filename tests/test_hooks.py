@@ -152,6 +152,16 @@ def test_baseline_revision_is_kept_only_for_single_tenancy_without_example() -> 
     assert registry not in post_gen.paths_to_remove(tenants)
 
 
+@pytest.mark.parametrize(
+    ("database", "kept"), [("postgresql", True), ("mysql", True), ("sqlite", False)]
+)
+def test_a_tuple_of_answers_keeps_files_for_any_of_them(database: str, kept: bool) -> None:
+    removed = post_gen.paths_to_remove({**DEFAULTS, "database": database})
+
+    assert ("tests/test_database_faults.py" not in removed) == kept
+    assert post_gen.matches({"database": database}, {"database": ("postgresql", "mysql")}) == kept
+
+
 def test_remove_deletes_files_and_directories(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     (tmp_path / "dir" / "file").write_text("x")

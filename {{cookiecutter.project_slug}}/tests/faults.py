@@ -1,4 +1,4 @@
-"""A TCP proxy in front of PostgreSQL that a test can cut or stall, to see what clients get.
+"""A TCP proxy in front of {{ "MySQL" if cookiecutter.database == "mysql" else "PostgreSQL" }} that a test can cut or stall, to see what clients get.
 
 `async with DatabaseProxy(database_url) as proxy:` gives `proxy.url`, the same database through
 the proxy. `proxy.stall()` stops the bytes both ways while the sockets stay open, as a hung
@@ -19,7 +19,7 @@ CHUNK = 64 * 1024
 class DatabaseProxy:
     def __init__(self, database_url: str) -> None:
         upstream = make_url(database_url)
-        self.upstream = (upstream.host or "127.0.0.1", upstream.port or 5432)
+        self.upstream = (upstream.host or "127.0.0.1", upstream.port or {{ 3306 if cookiecutter.database == "mysql" else 5432 }})
         self.port = 0
         self.url = ""
         self._upstream_url = upstream

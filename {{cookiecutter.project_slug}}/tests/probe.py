@@ -63,6 +63,25 @@ async def endless(session: SessionDep) -> None:
             "information_schema.COLLATIONS AS d"
         )
     )
+
+
+@router.get("/unchecked")
+async def unchecked(session: SessionDep, word: str = "", number: int = 0) -> None:
+    """Values handed to the database unbounded, as by an endpoint that forgot to check them.
+
+    MySQL's strict mode refuses a value that does not fit only when it is stored, never in a
+    SELECT; the temporary table is the connection's own, and the insert is rolled back.
+    """
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS probe_unchecked "
+            "(word VARCHAR(10) NOT NULL, number INT NOT NULL)"
+        )
+    )
+    await session.execute(
+        text("INSERT INTO probe_unchecked (word, number) VALUES (:word, :number)"),
+        {"word": word, "number": number},
+    )
 {%- endif %}
 
 

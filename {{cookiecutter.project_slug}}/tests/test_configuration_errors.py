@@ -65,6 +65,10 @@ CASES: dict[str, tuple[str | None, list[str]]] = {
         f"mysql://app:{SECRET}@x@127.0.0.1/app",
         ["URL-encode the password", "%40"],
     ),
+    "no database": (
+        f"mysql://app:{SECRET}@127.0.0.1:3306/",
+        ["DATABASE_URL is invalid", "it names no database", "e.g. mysql+aiomysql://"],
+    ),
     "narrow charset": (
         f"mysql://app:{SECRET}@127.0.0.1/app?charset=utf8",
         ["charset=utf8 cannot hold all of Unicode", "charset=utf8mb4"],

@@ -160,6 +160,12 @@ def test_a_killed_run_lets_the_next_one_through(tmp_path: Path, database_url: st
     line = failure_line(retried)
     assert "failed at its statement 1: CREATE TABLE widgets" in line
     assert "Table 'widgets' already exists" in line
+    # What a run stopped between a statement and the version table leaves, and the way out.
+    assert line.endswith(
+        "a run stopped after this statement and before the version table moved leaves just "
+        "this: if it is this revision's, drop it, or run `alembic stamp deadbeef0001` if the "
+        "revision was complete, then run again"
+    )
 
 
 def test_sigterm_stops_the_statement_on_the_server_and_frees_the_lock(
@@ -274,6 +280,27 @@ def test_a_revision_failing_at_its_second_statement_says_what_to_undo(
     migrations.write("ba1f0a000001", previous, CREATE_WIDGETS, "pass")
     assert run(migrations.command("upgrade", "head"), environment).returncode == 0
     assert revisions_and_tables(database_url) == ({"ba1f0a000001"}, tables)
+
+
+def test_a_downgrade_failing_half_way_says_to_stamp_the_revision_before(
+    tmp_path: Path, database_url: str
+) -> None:
+    migrations = ScratchMigrations(tmp_path)
+    before = migrations.add("d0d0d0000001", upgrade=CREATE_WIDGETS)
+    migrations.add(
+        "d0d0d0000002",
+        upgrade='op.create_table("gadgets", sa.Column("id", sa.Integer, primary_key=True))',
+        downgrade='op.drop_table("gadgets")\nop.execute("DROP TABLE no_such_table")',
+    )
+    migrations.migrate(database_url, "head")
+
+    result = run(migrations.command("downgrade", "-1"), alembic_environment(database_url))
+
+    line = failure_line(result)
+    assert "MySQL had already committed 1 statement(s) of it (1. DROP TABLE gadgets)" in line
+    assert "the database is still marked at d0d0d0000002: undo it by hand" in line
+    assert line.endswith(f"or finish the revision by hand and `alembic stamp {before}`")
+    assert "gadgets" not in revisions_and_tables(database_url)[1]
 
 
 def test_rows_written_before_a_failing_ddl_statement_are_reported_committed(

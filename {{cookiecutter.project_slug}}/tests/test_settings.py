@@ -2,10 +2,11 @@
 
 import pytest
 {%- if cookiecutter.database != "sqlite" %}
+from pydantic import ValidationError
 from sqlalchemy import text
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.settings import to_async_driver
+from {{ cookiecutter.package_name }}.settings import {{ "EXAMPLE_URL, Settings, " if cookiecutter.database != "sqlite" }}to_async_driver
 {%- if cookiecutter.database != "sqlite" %}
 from tests.databases import connected
 
@@ -126,4 +127,15 @@ def test_another_database_is_refused_without_echoing_the_url() -> None:
 
     assert "postgresql:// is not supported" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+
+@pytest.mark.parametrize("setting", ["migration_lock_timeout", "database_statement_timeout"])
+def test_a_timeout_longer_than_the_server_allows_is_refused(setting: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings.model_validate({"database_url": EXAMPLE_URL, setting: "100000h"})
+
+    assert "'100000h' is longer than the server allows (at most" in str(refused.value)
+    assert Settings.model_validate({"database_url": EXAMPLE_URL, setting: "500h"})
 {%- endif %}

@@ -28,10 +28,8 @@ from .model import Lock, Statement
 BOOKKEEPING = re.compile(
     r"alembic_version|pg_(try_)?advisory_(xact_)?(un)?lock|set_config\(|current_setting\("
     r"|pg_backend_pid\(\)|^\s*(SHOW|RESET|BEGIN|COMMIT|ROLLBACK)\b|^\s*SELECT\b.*\bpg_catalog\."
-    # The MySQL migration session's: its lock, its limits, the check of the database's charset,
-    # its own session id (to end it on the server if interrupted).
-    r"|\b(GET|RELEASE|IS_USED)_LOCK\(|innodb_lock_wait_timeout|@@character_set_database"
-    r"|\bCONNECTION_ID\(\)",
+    # The MySQL migration session's: its lock, its limits, the check of the database's charset.
+    r"|\b(GET|RELEASE|IS_USED)_LOCK\(|innodb_lock_wait_timeout|@@character_set_database",
     re.IGNORECASE | re.DOTALL,
 )
 READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)

@@ -25,7 +25,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 {%- endif %}
 
-from {{ cookiecutter.package_name }}.settings import {{ "DURATION, " if cookiecutter.database != "sqlite" }}Settings
+{% if cookiecutter.database == "mysql" -%}
+from {{ cookiecutter.package_name }}.mysql_connections import bound_each_read
+{% endif -%}
+from {{ cookiecutter.package_name }}.settings import {{ "Settings, duration_seconds" if cookiecutter.database != "sqlite" else "Settings" }}
 {%- if cookiecutter.database == "postgresql" %}
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -40,6 +43,7 @@ CLIENT_TIMEOUT_MARGIN_SECONDS = 2
 CONNECT_TIMEOUT_SECONDS = 5
 # A request waits this long for a pooled connection, then gets a 503.
 POOL_TIMEOUT_SECONDS = 5
+CLIENT_TIMEOUT_MARGIN_SECONDS = 2
 # Strict: a value that does not fit its column is an error, never silently cut or zeroed.
 SQL_MODE = (
     "ONLY_FULL_GROUP_BY,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
@@ -52,9 +56,6 @@ UNKNOWN_DATABASE = 1049
 # 1698: MariaDB's answer for a user without a password, or one that logs in another way.
 ACCESS_DENIED = {1044, 1045, 1698}
 {%- endif %}
-{%- if cookiecutter.database != "sqlite" %}
-SECONDS_PER_UNIT = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}
-{%- endif %}
 
 
 def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) -> AsyncEngine:
@@ -62,7 +63,9 @@ def create_engine(settings: Settings, poolclass: type[pool.Pool] | None = None) 
 {%- if cookiecutter.database == "postgresql" %}
     return _create_engine(settings, poolclass=poolclass, connect_args=connect_args(settings))
 {%- elif cookiecutter.database == "mysql" %}
-    return _create_engine(settings, poolclass=poolclass, connect_args=CONNECT_ARGS)
+    engine = _create_engine(settings, poolclass=poolclass, connect_args=CONNECT_ARGS)
+    bound_each_read(engine, CONNECT_TIMEOUT_SECONDS, None)
+    return engine
 {%- else %}
     engine = _create_engine(settings, poolclass=poolclass)
     refuse_a_missing_directory(engine)
@@ -88,8 +91,13 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
         limit_each_transaction(engine, timeout)
     return engine
 {%- elif cookiecutter.database == "mysql" %}
+    seconds = duration_seconds(settings.database_statement_timeout)
     engine = _create_engine(settings, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=CONNECT_ARGS)
-    limit_each_statement(engine, duration_seconds(settings.database_statement_timeout))
+    limit_each_statement(engine, seconds)
+    # The server cancels a slow statement first; the client gives up a little later, for when
+    # the server or the network stopped answering at all.
+    reads = seconds + CLIENT_TIMEOUT_MARGIN_SECONDS if seconds else None
+    bound_each_read(engine, CONNECT_TIMEOUT_SECONDS, reads)
     return engine
 {%- else %}
     # A local file does not stall; SQLite's busy timeout (5 s) bounds the wait for a lock.
@@ -134,7 +142,7 @@ def limit_each_transaction(engine: AsyncEngine, timeout: str) -> None:
     PgBouncer refuses a connection that asks for settings it does not track, and a session-level
     SET would stay behind on a server connection that other clients get next.
     """
-    # A validated duration (DURATION): digits and a unit, nothing to quote.
+    # A validated duration (settings.DURATION): digits and a unit, nothing to quote.
     statement = f"SET LOCAL statement_timeout = '{timeout}'"
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -176,15 +184,7 @@ def mysql_error_code(error: BaseException) -> int | None:
     args = error_args(error)
     return args[0] if len(args) == 2 and isinstance(args[0], int) else None
 {%- endif %}
-{%- if cookiecutter.database != "sqlite" %}
 
-
-def duration_seconds(duration: str) -> float:
-    """A validated duration ('500ms', '10s', '2min'; a bare number is ms) in seconds."""
-    match = DURATION.fullmatch(duration)
-    unit = match.group(1) if match else None
-    return int(duration.removesuffix(unit or "")) * SECONDS_PER_UNIT[unit or "ms"]
-{%- endif %}
 {%- if cookiecutter.database == "sqlite" %}
 
 

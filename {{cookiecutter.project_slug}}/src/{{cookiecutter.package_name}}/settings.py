@@ -45,7 +45,15 @@ CHARSET = "utf8mb4"
 {%- endif %}
 {%- if cookiecutter.database != "sqlite" %}
 # Interpolated into offline SQL scripts, so only plain durations pass.
-DURATION = re.compile(r"[0-9]+(ms|s|min|h)?")
+DURATION = re.compile(r"[0-9]{1,12}(ms|s|min|h)?")
+SECONDS_PER_UNIT = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}
+{%- if cookiecutter.database == "postgresql" %}
+# PostgreSQL keeps timeouts as milliseconds in a 32-bit integer.
+LONGEST, LONGEST_SHOWN = 2_147_483.647, "at most 596h"
+{%- else %}
+# MySQL's lock_wait_timeout and MariaDB's max_statement_time stop at one year.
+LONGEST, LONGEST_SHOWN = 31_536_000, "at most 8760h"
+{%- endif %}
 {%- endif %}
 SYNC_SCHEMES = "{{ {'postgresql': 'postgres://, postgresql://, postgresql+psycopg:// and postgresql+psycopg2://', 'mysql': 'mysql://, mariadb://, mysql+pymysql://, mysql+mysqldb:// and mysql+asyncmy://', 'sqlite': 'sqlite://'}[cookiecutter.database] }}"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
@@ -53,6 +61,17 @@ CANARY_TENANTS = re.compile(r"[0-9]+|[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})
 {%- endif %}
 EXPECTED_DRIVER = "{{ {'postgresql': 'postgresql+asyncpg', 'mysql': 'mysql+aiomysql', 'sqlite': 'sqlite+aiosqlite'}[cookiecutter.database] }}"
 EXAMPLE_URL = "{{ {'postgresql': 'postgresql+asyncpg://user:password@127.0.0.1:5432/app', 'mysql': 'mysql+aiomysql://user:password@127.0.0.1:3306/app', 'sqlite': 'sqlite+aiosqlite:///./app.db'}[cookiecutter.database] }}"
+
+
+{%- if cookiecutter.database != "sqlite" %}
+
+
+def duration_seconds(duration: str) -> float:
+    """A validated duration ('500ms', '10s', '2min'; a bare number is ms) in seconds."""
+    match = DURATION.fullmatch(duration)
+    unit = match.group(1) if match else None
+    return int(duration.removesuffix(unit or "")) * SECONDS_PER_UNIT[unit or "ms"]
+{%- endif %}
 
 
 class ConfigurationError(RuntimeError):
@@ -84,6 +103,11 @@ def to_async_driver(url: str) -> str:
         raise ValueError(f"it cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise ValueError(f"its port {parsed.port} is not between 1 and 65535")
+{%- if cookiecutter.database == "mysql" %}
+    if not parsed.database:
+        # MySQL would connect to no database, and Alembic fail at its first table lookup.
+        raise ValueError(f"it names no database: add it after the host, e.g. {EXAMPLE_URL}")
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
     parsed = with_asyncpg_options(parsed)
 {%- elif cookiecutter.database == "mysql" %}
@@ -200,6 +224,8 @@ class Settings(BaseSettings):
     def is_duration(cls, value: str) -> str:
         if not DURATION.fullmatch(value):
             raise ValueError(f"{value!r} is not a duration such as '500ms', '5s' or '2min'")
+        if duration_seconds(value) > LONGEST:
+            raise ValueError(f"{value!r} is longer than the server allows ({LONGEST_SHOWN})")
         return value
 {%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}

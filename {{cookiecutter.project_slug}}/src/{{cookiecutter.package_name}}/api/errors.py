@@ -53,6 +53,12 @@ RETRYABLE_ERRORS = {
     1205: "the data is locked by another request; retry it",
     1040: "the database is out of resources",
     1053: "the database is shutting down or starting",
+    # The client's own errors (CR_*): aiomysql raises them for a socket that failed.
+    2002: "the database cannot be reached",
+    2003: "the database cannot be reached",
+    2005: "the database cannot be reached",
+    2006: "the connection to the database was lost",
+    2013: "the connection to the database was lost",
 }
 {%- endif %}
 
@@ -201,8 +207,13 @@ def cause(error: Exception) -> str:
 def kind(error: Exception) -> str:
     """The error's class and code only: data errors quote the rejected value."""
     original = driver_error(error)
+{%- if cookiecutter.database == "mysql" %}
+    code = mysql_error_code(error)
+    return type(original).__name__ + (f" (MySQL error {code})" if code else "")
+{%- else %}
     code = getattr(original, "sqlstate", None)
     return type(original).__name__ + (f" (SQLSTATE {code})" if code else "")
+{%- endif %}
 
 
 def driver_error(error: Exception) -> BaseException:

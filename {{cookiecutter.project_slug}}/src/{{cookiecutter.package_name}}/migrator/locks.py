@@ -19,11 +19,10 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from {{ cookiecutter.package_name }}.db import duration_seconds
 from {{ cookiecutter.package_name }}.migrator import timeouts
 from {{ cookiecutter.package_name }}.migrator.blockers import Blocker, BlockerWatch
 from {{ cookiecutter.package_name }}.migrator.pause import pause
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, duration_seconds
 
 log = logging.getLogger("alembic.env")
 

@@ -61,6 +61,9 @@ TABLE_IN_STATEMENT = re.compile(
     re.IGNORECASE,
 )
 LOCK_WAIT_TIMEOUT = 1205
+# A table, column, index, key or foreign key already there: what a run stopped (killed, its
+# server lost) after a DDL statement and before the version table moved leaves behind.
+ALREADY_THERE = {1022, 1050, 1060, 1061, 1826}
 # MariaDB's max_statement_time, MySQL's max_execution_time.
 STATEMENT_TIMEOUTS = {1969, 3024}
 BLOCKERS = text(
@@ -194,6 +197,13 @@ def explain(progress: Progress, error: DBAPIError, blockers: list[str], settings
             f"{settings.migration_statement_timeout}: {statement}"
         )
         retry = "raise MIGRATION_STATEMENT_TIMEOUT for this run, or split the work, and run again"
+    elif code in ALREADY_THERE and not progress.committed():
+        what = f"{revision} failed at its statement {number}: {statement}: {reason}"
+        retry = (
+            "a run stopped after this statement and before the version table moved leaves just "
+            "this: if it is this revision's, drop it, or run `alembic stamp "
+            f"{step.revision.revision}` if the revision was complete, then run again"
+        )
     else:
         what = f"{revision} failed at its statement {number}: {statement}: {reason}"
         retry = "fix the cause and run again"
@@ -214,10 +224,12 @@ def left_behind(progress: Progress, retry: str, failed: str = "") -> str:
     applied = "; ".join(
         f"{index}. {shown(statement, 60)}" for index, statement in enumerate(committed, 1)
     )
+    # A downgrade finished by hand ends at the revision before: stamping this one changes nothing.
+    finished = step.revision.revision if step.is_upgrade else " ".join(step.to_revisions) or "base"
     return (
         f"MySQL had already committed {len(committed)} statement(s) of it ({applied}) and the "
         f"database is still marked at {at}: {how}, then {retry}; or finish the revision by "
-        f"hand and `alembic stamp {step.revision.revision}`"
+        f"hand and `alembic stamp {finished}`"
     )
 
 

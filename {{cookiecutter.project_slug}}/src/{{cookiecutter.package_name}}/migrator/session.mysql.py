@@ -20,9 +20,9 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, TextClause, text
 
-from {{ cookiecutter.package_name }}.db import SESSION_SETUP, duration_seconds
+from {{ cookiecutter.package_name }}.db import SESSION_SETUP
 from {{ cookiecutter.package_name }}.migrator import partial
-from {{ cookiecutter.package_name }}.settings import CHARSET, ConfigurationError, Settings
+from {{ cookiecutter.package_name }}.settings import CHARSET, ConfigurationError, Settings, duration_seconds
 
 log = logging.getLogger("alembic.env")
 
@@ -42,7 +42,9 @@ LOCK_HOLDER = text(
     """
 )
 DATABASE_CHARSET = text("SELECT DATABASE(), @@character_set_database")
-CONNECTION_ID = text("SELECT CONNECTION_ID()")
+SESSION_RUNS = text("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = :id")
+# How long an interrupted run waits for its killed session to roll back and end.
+KILL_SECONDS = 30
 
 
 def lock_name(database: str) -> str:
@@ -113,7 +115,9 @@ def migration_session(connection: Connection, settings: Settings) -> Iterator[No
     refuse_a_narrow_charset(connection)
     values = session_settings(settings, getattr(connection.dialect, "is_mariadb", False))
     name = lock_name(str(connection.engine.url.database))
-    session_id = connection.scalar(CONNECTION_ID)
+    # The server's id of this session, from the handshake: a query would show in reports.
+    driver: Any = connection.connection.driver_connection
+    session_id = int(driver.server_thread_id[0])
     with restored(connection, values):
         wait_for_lock(connection, name)
         if own_transaction:
@@ -134,13 +138,18 @@ def migration_session(connection: Connection, settings: Settings) -> Iterator[No
 
 
 def end_on_the_server(connection: Connection, session_id: int) -> None:
-    """End an interrupted run's session (Ctrl-C, SIGTERM) from a connection of its own.
+    """End an interrupted run's session (Ctrl-C, SIGTERM) from a connection of its own, and
+    wait until it is gone.
 
     The server would otherwise finish the statement in progress, even an hour-long ALTER,
-    and hold the migration lock until then; ending the session stops both.
+    and hold the migration lock until then. A killed ALTER rolls its copy back before its
+    session ends: the lock is free once it has.
     """
+    deadline = time.monotonic() + KILL_SECONDS
     with suppress(Exception), connection.engine.connect() as other:
         other.exec_driver_sql(f"KILL {int(session_id)}")
+        while other.scalar(SESSION_RUNS, {"id": session_id}) and time.monotonic() < deadline:
+            time.sleep(LOCK_WAIT_SECONDS / 10)
     connection.invalidate()
 
 
