@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.command import upgrade
 from alembic.operations import ops
@@ -132,6 +133,19 @@ def script(*operations: ops.MigrateOperation) -> ops.MigrationScript:
 
 def column(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.Integer)
+
+
+@pytest.mark.parametrize("first", ["000000000000", "8f00aa3c2b1d", "fff000000000"])
+def test_a_chain_of_revisions_sorts_in_its_order(first: str) -> None:
+    operations = [ops.AddColumnOp("books", column(f"c{number}")) for number in range(8)]
+    change = script(ops.ModifyTableOps("books", operations))
+    change.rev_id = first
+
+    ids = [str(written.rev_id) for written, _ in split(change, None)]
+
+    # Written in the same second, the files sort by id: `ls` lists the chain in order.
+    assert ids == sorted(ids) and len(set(ids)) == 8
+    assert {len(rev) for rev in ids} == {12}
 
 
 def test_one_operation_stays_one_revision() -> None:

@@ -131,6 +131,13 @@ def test_another_database_is_refused_without_echoing_the_url() -> None:
 {%- if cookiecutter.database != "sqlite" %}
 
 
+def test_a_host_name_no_resolver_takes_is_refused() -> None:
+    with pytest.raises(ValueError) as refused:
+        to_async_driver(EXAMPLE_URL.replace("127.0.0.1", "a" * 64 + ".example.com"))
+
+    assert "its host is not a valid host name" in str(refused.value)
+
+
 @pytest.mark.parametrize("setting", ["migration_lock_timeout", "database_statement_timeout"])
 def test_a_timeout_longer_than_the_server_allows_is_refused(setting: str) -> None:
     with pytest.raises(ValidationError) as refused:

@@ -103,6 +103,13 @@ def to_async_driver(url: str) -> str:
         raise ValueError(f"it cannot be parsed; expected e.g. {EXAMPLE_URL}") from None
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise ValueError(f"its port {parsed.port} is not between 1 and 65535")
+    try:
+        # What the resolver will be handed: a label over 63 characters fails deep in a connect.
+        (parsed.host or "").encode("idna")
+    except UnicodeError:
+        raise ValueError(
+            "its host is not a valid host name: each dot-separated part must be 1 to 63 characters"
+        ) from None
 {%- if cookiecutter.database == "mysql" %}
     if not parsed.database:
         # MySQL would connect to no database, and Alembic fail at its first table lookup.

@@ -22,6 +22,7 @@ the first ones are written to be harmless when run again (`if_not_exists`/`if_ex
 killed halfway has committed them already.
 """
 
+import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -73,9 +74,9 @@ OWN_TRANSACTION = (
     ValidateConstraintOp,
     SetNotNullOp,
 )
-# How often to draw a revision id that sorts after the pre-deploy one, so `ls` lists the pair in
-# order (both files are written in the same second); the last draw is kept whatever it is.
-ORDERED_ID_DRAWS = 100
+# Revision ids are 12 hex digits; one that follows another is at most this far after it.
+REVISION_ID_DIGITS = 12
+ID_STEP = 16**8
 
 
 def safe_rewriter(exempt: set[TableKey], todo: str) -> Rewriter:
@@ -312,12 +313,16 @@ def with_parts(
 
 
 def id_after(revision: str) -> str:
-    later = rev_id()
-    for _ in range(ORDERED_ID_DRAWS):
-        if later > revision:
-            break
-        later = rev_id()
-    return later
+    """A new revision id that sorts after `revision`, so that `ls` lists a chain written in the
+    same second in order; a random one when none fits after it."""
+    try:
+        value = int(revision, 16)
+    except ValueError:
+        return rev_id()
+    room = 16**REVISION_ID_DIGITS - 1 - value
+    if len(revision) != REVISION_ID_DIGITS or room <= 0:
+        return rev_id()
+    return f"{value + 1 + secrets.randbelow(min(room, ID_STEP)):0{REVISION_ID_DIGITS}x}"
 
 
 def safe_revisions(
