@@ -6,8 +6,8 @@ import re
 {%- endif %}
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager{{ ", suppress" if cookiecutter.database == "mysql" }}
+from collections.abc import {{ "AsyncIterator, " if cookiecutter.database == "mysql" }}Iterator, Mapping
+from contextlib import {{ "asynccontextmanager, " if cookiecutter.database == "mysql" }}contextmanager{{ ", suppress" if cookiecutter.database == "mysql" }}
 from pathlib import Path
 
 from sqlalchemy import pool, text
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 {%- if cookiecutter.database == "mysql" %}
 from sqlalchemy.exc import DBAPIError
 {%- endif %}
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import {{ "AsyncConnection, " if cookiecutter.database == "mysql" }}create_async_engine
 
 # The server quotes what goes into the statement: no name or password is pasted into SQL here.
 FORMAT = text("SELECT format(:template, VARIADIC CAST(:arguments AS text[]))")
@@ -95,48 +95,52 @@ def scratch_database(
 {%- if cookiecutter.database == "mysql" %}
 
 
+@asynccontextmanager
+async def mysql_server(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """A connection to database_url's MySQL server, in no database in particular."""
+    server = make_url(database_url).set(database=None)
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    finally:
+        await engine.dispose()
+
+
 def on_mysql_server(database_url: str, *statements: str) -> None:
     """Run statements on database_url's MySQL server, connected to no database in particular."""
 
     async def run() -> None:
-        server = make_url(database_url).set(database=None)
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-        try:
-            async with engine.connect() as connection:
-                for statement in statements:
-                    await connection.exec_driver_sql(statement)
-        finally:
-            await engine.dispose()
+        async with mysql_server(database_url) as connection:
+            for statement in statements:
+                await connection.exec_driver_sql(statement)
 
     asyncio.run(run())
 
 
-def create_mysql_database(database_url: str, name: str) -> None:
+def scratch_name(name: str) -> str:
     if not SCRATCH_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a scratch database name")
+    return name
+
+
+def create_mysql_database(database_url: str, name: str) -> None:
     on_mysql_server(
         database_url,
-        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        f"CREATE DATABASE `{scratch_name(name)}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     )
 
 
 def drop_mysql_database(database_url: str, name: str) -> None:
     """Drop it; connections still in it are ended first (PostgreSQL's DROP ... WITH (FORCE))."""
-    if not SCRATCH_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a scratch database name")
 
     async def run() -> None:
-        server = make_url(database_url).set(database=None)
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-        try:
-            async with engine.connect() as connection:
-                for (connection_id,) in await connection.execute(CONNECTIONS_TO, {"name": name}):
-                    # It may have ended meanwhile: KILL of a gone connection is an error.
-                    with suppress(DBAPIError):
-                        await connection.exec_driver_sql(f"KILL {int(connection_id)}")
-                await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            await engine.dispose()
+        async with mysql_server(database_url) as connection:
+            for (connection_id,) in await connection.execute(CONNECTIONS_TO, {"name": name}):
+                # It may have ended meanwhile: KILL of a gone connection is an error.
+                with suppress(DBAPIError):
+                    await connection.exec_driver_sql(f"KILL {int(connection_id)}")
+            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{scratch_name(name)}`")
 
     asyncio.run(run())
 {%- endif %}

@@ -8,9 +8,8 @@ Revisions may set their own timeouts.
 
 import asyncio
 import signal
-import subprocess
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from tests.fixtures.scratch_migrations import (
     PROJECT,
     ScratchMigrations,
     alembic_environment,
+    failure_line,
     revisions_and_tables,
     run,
     wait_until,
@@ -78,12 +78,28 @@ def sessions_named(database_url: str, application_name: str) -> int:
     return int(count)
 
 
-def final_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The one line `alembic` stopped with, after its log."""
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("alembic: ")]
-    return line
+async def upgrade_reacting_to(
+    migrations: ScratchMigrations,
+    environment: dict[str, str],
+    cue: str,
+    react: Callable[[asyncio.subprocess.Process], Awaitable[None]],
+) -> tuple[int, str]:
+    """`alembic upgrade head` in a process of its own; `react` runs at each log line holding
+    `cue`. Returns the exit code and the log."""
+    process = await asyncio.create_subprocess_exec(
+        *migrations.command("upgrade", "head"),
+        env=environment,
+        cwd=PROJECT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    log = []
+    async with asyncio.timeout(HUNG_SECONDS):
+        while line := (await process.stderr.readline()).decode():
+            log.append(line)
+            if cue in line:
+                await react(process)
+        return await process.wait(), "".join(log)
 
 
 def lines_with(text_in_line: str, log: str) -> list[str]:
@@ -102,7 +118,7 @@ def test_a_revision_blocked_on_every_retry_names_the_session_that_blocked_it(
             result = await asyncio.to_thread(run, command, environment)
             # The reader never let go: only giving up can have ended the run.
             assert reader.in_transaction()
-            return final_line(result), await backend_pid(reader)
+            return failure_line(result), await backend_pid(reader)
 
     line, reader_pid = asyncio.run(upgrade_while_blocked())
 
@@ -133,20 +149,11 @@ def test_each_retry_is_logged_and_the_revision_applies_once_the_blocker_is_gone(
 
     async def upgrade_until_the_reader_commits() -> tuple[int, str]:
         async with reader_in_a_transaction(database_url) as reader:
-            process = await asyncio.create_subprocess_exec(
-                *migrations.command("upgrade", "head"),
-                env=environment,
-                cwd=PROJECT,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            assert process.stderr is not None
-            log = []
-            async with asyncio.timeout(HUNG_SECONDS):
-                while line := (await process.stderr.readline()).decode():
-                    log.append(line)
-                    if "retry 2/5" in line:
-                        await reader.commit()
-                return await process.wait(), "".join(log)
+
+            async def commit(process: asyncio.subprocess.Process) -> None:
+                await reader.commit()
+
+            return await upgrade_reacting_to(migrations, environment, "retry 2/5", commit)
 
     returncode, log = asyncio.run(upgrade_until_the_reader_commits())
 
@@ -172,20 +179,11 @@ def test_sigterm_ends_the_wait_between_attempts(tmp_path: Path, database_url: st
 
     async def stop_while_waiting_to_retry() -> tuple[int, str]:
         async with reader_in_a_transaction(database_url):
-            process = await asyncio.create_subprocess_exec(
-                *migrations.command("upgrade", "head"),
-                env=environment,
-                cwd=PROJECT,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            assert process.stderr is not None
-            log = []
-            async with asyncio.timeout(HUNG_SECONDS):
-                while line := (await process.stderr.readline()).decode():
-                    log.append(line)
-                    if "retry 1/3 in 3600s" in line:
-                        process.send_signal(signal.SIGTERM)
-                return await process.wait(), "".join(log)
+
+            async def stop(process: asyncio.subprocess.Process) -> None:
+                process.send_signal(signal.SIGTERM)
+
+            return await upgrade_reacting_to(migrations, environment, "retry 1/3 in 3600s", stop)
 
     returncode, log = asyncio.run(stop_while_waiting_to_retry())
 
@@ -404,7 +402,7 @@ def test_a_revisions_own_lock_timeout_bounds_its_wait(tmp_path: Path, database_u
             result = await asyncio.to_thread(
                 run, migrations.command("upgrade", "head"), environment
             )
-            return final_line(result)
+            return failure_line(result)
 
     line = asyncio.run(upgrade_while_blocked())
 

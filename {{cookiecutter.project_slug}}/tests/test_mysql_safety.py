@@ -24,6 +24,8 @@ from tests.fixtures.scratch_migrations import (
     ScratchMigrations,
     alembic,
     alembic_environment,
+    count_run,
+    failure_line,
     project_head,
     revisions_and_tables,
     run,
@@ -36,7 +38,6 @@ SESSION_STATE = text(
     "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout, "
     "@@SESSION.max_statement_time"
 )
-COUNT_RUN = "op.execute(\"INSERT INTO upgrade_runs (revision) VALUES ('{revision}')\")"
 # Holds the migration lock until every other upgrade process waits in GET_LOCK(), so the test
 # proves they ran at the same moment, then records how many were waiting.
 WAITING_RUNS = (
@@ -59,19 +60,6 @@ SLEEPING = (
     "WHERE DB = DATABASE() AND INFO = 'DO SLEEP(600)'"
 )
 CREATE_WIDGETS = 'op.create_table("widgets", sa.Column("id", sa.Integer, primary_key=True))'
-
-
-def failure_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The one `alembic: ...` line a failed run ends with, after its progress log."""
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("alembic: ")]
-    assert result.stderr.rstrip().endswith(line)
-    return line
-
-
-def count_run(revision: str) -> str:
-    return COUNT_RUN.format(revision=revision)
 
 
 def lock_holder(database_url: str) -> list[tuple[object, ...]]:

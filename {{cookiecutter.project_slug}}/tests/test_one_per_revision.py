@@ -6,7 +6,6 @@ revision --autogenerate` as a developer does. The others call the splitter direc
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from {{ cookiecutter.package_name }}.migrator.one_per_revision import split
 from {{ cookiecutter.package_name }}.migrator.phases import POST_DEPLOY, PRE_DEPLOY
 from tests.databases import on_connection, query, run_alembic
 from tests.fixtures.scratch_migrations import (
-    PROJECT,
     ScratchMigrations,
     alembic_environment,
+    lint_new_revisions,
     revisions_and_tables,
     run,
 )
@@ -47,17 +46,6 @@ def execute(database_url: str, *statements: str) -> None:
             connection.exec_driver_sql(statement)
 
     on_connection(database_url, run_them)
-
-
-def lint(project: Path, *paths: Path) -> tuple[int, str]:
-    environment = {**alembic_environment(None), "PYTHONPATH": str(PROJECT)}
-    environment["DATABASE_URL"] = "mysql+aiomysql://offline@localhost/offline"
-    result = run(
-        [sys.executable, "-m", "devtools", "lint-migrations", "--allow-unticked", *map(str, paths)],
-        environment,
-        cwd=project,
-    )
-    return result.returncode, result.stdout + result.stderr
 
 
 def test_autogenerate_writes_a_chain_of_one_statement_revisions_that_deploys_and_rolls_back(
@@ -93,7 +81,8 @@ def test_autogenerate_writes_a_chain_of_one_statement_revisions_that_deploys_and
         "post-deploy",
     ]
     assert all(f'"""drift ({number} of 4)\n' in source for number, source in enumerate(sources, 1))
-    assert lint(tmp_path, *written) == (0, ""), "the linter wants the revisions split further"
+    linted = lint_new_revisions(tmp_path, *written)
+    assert linted == (0, ""), "the linter wants the revisions split further"
 
     pre_deployed = run(migrations.command("-x", "phase=pre-deploy", "upgrade", "head"), environment)
 

@@ -9,7 +9,6 @@ The others call the rewriter on autogenerate's operations directly.
 import argparse
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,6 +34,7 @@ from tests.fixtures.scratch_migrations import (
     PROJECT,
     ScratchMigrations,
     alembic_environment,
+    lint_new_revisions,
     run,
 )
 
@@ -84,17 +84,6 @@ def without_spaces(source: str) -> str:
     return re.sub(r"\s+", "", source)
 
 
-def lint(project: Path, *paths: Path) -> tuple[int, str]:
-    environment = {**alembic_environment(None), "PYTHONPATH": str(PROJECT)}
-    environment["DATABASE_URL"] = "postgresql+asyncpg://offline@localhost/offline"
-    result = run(
-        [sys.executable, "-m", "devtools", "lint-migrations", "--allow-unticked", *map(str, paths)],
-        environment,
-        cwd=project,
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
 def test_autogenerate_writes_the_safe_form_in_two_phases_that_deploy_and_roll_back(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -133,7 +122,7 @@ def test_autogenerate_writes_the_safe_form_in_two_phases_that_deploy_and_roll_ba
     pre_upgrade = pre_source.split("def downgrade")[0]
     assert "drop_column" not in pre_upgrade and "drop_table" not in pre_upgrade
 
-    code, out = lint(tmp_path, pre, post)
+    code, out = lint_new_revisions(tmp_path, pre, post)
     findings = [
         line.split(": ", 1)[1].split(" ", 1)[0] for line in out.splitlines() if ": ML" in line
     ]
@@ -141,7 +130,8 @@ def test_autogenerate_writes_the_safe_form_in_two_phases_that_deploy_and_roll_ba
 
     post.write_text(written_backfills(post_source))
 
-    assert lint(tmp_path, pre, post) == (0, ""), "the linter wants more than the backfills"
+    linted = lint_new_revisions(tmp_path, pre, post)
+    assert linted == (0, ""), "the linter wants more than the backfills"
 
     pre_deployed = run(migrations.command("-x", "phase=pre-deploy", "upgrade", "head"), environment)
 

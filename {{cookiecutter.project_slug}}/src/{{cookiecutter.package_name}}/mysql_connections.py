@@ -9,7 +9,7 @@ does the same for the PostgreSQL bake with its command_timeout.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import aiomysql  # type: ignore[import-untyped]
@@ -56,5 +56,4 @@ def bound_each_read(engine: AsyncEngine, connect_seconds: float, seconds: float 
     def use_bounded_connections(
         dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]
     ) -> None:
-        creator: Callable[..., Awaitable[BoundedConnection]] = connect
-        cparams["async_creator_fn"] = creator
+        cparams["async_creator_fn"] = connect
